@@ -1,0 +1,236 @@
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::Value;
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::{PgConnection, PgPool, Postgres, Transaction};
+
+use crate::limits::{TenantConcurrency, TenantPermit};
+use crate::{AuditEvent, Error, TenantId};
+
+/// How a [`TenantPool`] talks to the database. Table and setting names are checked once
+/// here: they are the only names ever placed into SQL text, and tenants never are.
+#[derive(Clone, Debug)]
+pub struct TenantPoolOptions {
+    pub tenant_setting: String,
+    pub audit_table: String,
+    pub jobs_table: String,
+    pub job_candidates_function: String,
+    pub max_connections: u32,
+    /// Concurrent transactions one tenant may hold, so one tenant cannot take the pool.
+    pub max_tenant_transactions: u32,
+    /// How long `begin` waits for a tenant's slot before answering 429.
+    pub tenant_wait: Duration,
+    /// PgBouncer in transaction mode: use unnamed statements, which never outlive the
+    /// transaction (named ones would collide across server connections).
+    pub pgbouncer: bool,
+}
+
+impl Default for TenantPoolOptions {
+    fn default() -> Self {
+        Self {
+            tenant_setting: "app.current_tenant".into(),
+            audit_table: "public.audit_log".into(),
+            jobs_table: "public.jobs".into(),
+            job_candidates_function: "public.job_candidates".into(),
+            max_connections: 10,
+            max_tenant_transactions: 4,
+            tenant_wait: Duration::from_secs(2),
+            pgbouncer: false,
+        }
+    }
+}
+
+struct Inner {
+    pool: PgPool,
+    options: TenantPoolOptions,
+    concurrency: TenantConcurrency,
+    audit_insert: String,
+}
+
+/// A pool that hands out tenant-scoped transactions only.
+#[derive(Clone)]
+pub struct TenantPool {
+    inner: Arc<Inner>,
+}
+
+impl TenantPool {
+    pub async fn connect(url: &str, options: TenantPoolOptions) -> Result<Self, Error> {
+        let connect: PgConnectOptions = url.parse()?;
+        let connect = if options.pgbouncer { connect.statement_cache_capacity(0) } else { connect };
+        // No ping before acquire: the set_config that opens every tenant transaction is the
+        // liveness check (retried once on a dead connection), which is what keeps a tenant
+        // transaction at the same round trips as a plain `pool.begin()` (ping + BEGIN).
+        let pool = PgPoolOptions::new()
+            .max_connections(options.max_connections)
+            .test_before_acquire(false)
+            .connect_with(connect)
+            .await?;
+        Self::from_parts(pool, options)
+    }
+
+    fn from_parts(pool: PgPool, options: TenantPoolOptions) -> Result<Self, Error> {
+        check_name("tenant_setting", &options.tenant_setting)?;
+        check_name("audit_table", &options.audit_table)?;
+        check_name("jobs_table", &options.jobs_table)?;
+        check_name("job_candidates_function", &options.job_candidates_function)?;
+        let audit_insert = format!(
+            "INSERT INTO {} (tenant_id, actor, action, entity, old_value, new_value) \
+             VALUES ($1, $2, $3, $4, $5, $6)",
+            options.audit_table
+        );
+        let concurrency = TenantConcurrency::new(options.max_tenant_transactions);
+        Ok(Self { inner: Arc::new(Inner { pool, options, concurrency, audit_insert }) })
+    }
+
+    pub fn options(&self) -> &TenantPoolOptions {
+        &self.inner.options
+    }
+
+    /// Opens a transaction in which `<tenant_setting>` is `tenant` and nothing else.
+    pub async fn begin(&self, tenant: &TenantId) -> Result<TenantTx, Error> {
+        let opts = &self.inner.options;
+        let permit = self.inner.concurrency.acquire(tenant, opts.tenant_wait).await?;
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            match self.open(tenant).await {
+                Ok(tx) => {
+                    return Ok(TenantTx { tx, tenant: *tenant, pool: self.clone(), _permit: permit })
+                }
+                // Only a dead pooled connection is retried: nothing has run on it yet.
+                Err(Error::Database(e)) if attempt == 1 && is_connection_error(&e) => {
+                    tracing::debug!(error = %e, "stale pooled connection, retrying once");
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    async fn open(&self, tenant: &TenantId) -> Result<Transaction<'static, Postgres>, Error> {
+        let mut tx = self.inner.pool.begin().await?;
+        let want = tenant.to_string();
+        let got: Option<String> = sqlx::query_scalar("SELECT set_config($1, $2, true)")
+            .bind(&self.inner.options.tenant_setting)
+            .bind(&want)
+            .persistent(!self.inner.options.pgbouncer)
+            .fetch_one(&mut *tx)
+            .await?;
+        if got.as_deref() != Some(want.as_str()) {
+            return Err(Error::ContextMismatch { want, got: got.unwrap_or_default() });
+        }
+        Ok(tx)
+    }
+
+    /// The explicitly named path for touching tenants other than the caller's. Every
+    /// transaction it opens records who, why and which tenant in that tenant's audit log.
+    pub fn cross_tenant_admin(&self, actor: &str, reason: &str) -> CrossTenantAdmin {
+        CrossTenantAdmin { pool: self.clone(), actor: actor.to_string(), reason: reason.to_string() }
+    }
+
+    /// For the job worker only: the one query that runs outside a tenant transaction, and
+    /// it returns ids, never tenant data.
+    pub(crate) fn raw(&self) -> &PgPool {
+        &self.inner.pool
+    }
+
+    pub(crate) fn persistent(&self) -> bool {
+        !self.inner.options.pgbouncer
+    }
+
+    /// Tenants currently holding at least one transaction slot (bounded memory check).
+    pub fn tracked_tenants(&self) -> usize {
+        self.inner.concurrency.len()
+    }
+}
+
+fn is_connection_error(e: &sqlx::Error) -> bool {
+    matches!(e, sqlx::Error::Io(_) | sqlx::Error::Protocol(_))
+        || matches!(e, sqlx::Error::Database(d) if d.code().is_some_and(|c| c.starts_with("57P") || c.starts_with("08")))
+}
+
+/// `schema.name` or `name`, lower-case identifiers only: no quoting games.
+fn check_name(what: &str, name: &str) -> Result<(), Error> {
+    let ok = !name.is_empty()
+        && name.split('.').count() <= 2
+        && name.split('.').all(|part| {
+            let mut chars = part.chars();
+            matches!(chars.next(), Some('a'..='z' | '_'))
+                && chars.all(|c| matches!(c, 'a'..='z' | '0'..='9' | '_'))
+        });
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::Config(format!("{what} {name:?} is not a plain lower-case name")))
+    }
+}
+
+/// A transaction whose tenant context is set and verified. Use [`TenantTx::conn`] as the
+/// sqlx executor; commit explicitly, or it rolls back on drop.
+pub struct TenantTx {
+    tx: Transaction<'static, Postgres>,
+    tenant: TenantId,
+    pool: TenantPool,
+    _permit: TenantPermit,
+}
+
+impl TenantTx {
+    pub fn tenant(&self) -> &TenantId {
+        &self.tenant
+    }
+
+    /// The connection inside this tenant's transaction (never a bare pooled connection).
+    pub fn conn(&mut self) -> &mut PgConnection {
+        &mut self.tx
+    }
+
+    /// Whether queries should be prepared as named statements (false behind PgBouncer).
+    pub fn persistent(&self) -> bool {
+        self.pool.persistent()
+    }
+
+    pub(crate) fn pool(&self) -> &TenantPool {
+        &self.pool
+    }
+
+    pub async fn commit(self) -> Result<(), Error> {
+        Ok(self.tx.commit().await?)
+    }
+
+    pub async fn rollback(self) -> Result<(), Error> {
+        Ok(self.tx.rollback().await?)
+    }
+
+    /// Writes an audit event in this transaction: it commits if and only if the change does.
+    pub async fn audit(
+        &mut self,
+        actor: &str,
+        action: &str,
+        entity: &str,
+        old: Option<Value>,
+        new: Option<Value>,
+    ) -> Result<(), Error> {
+        let event = AuditEvent { actor, action, entity, old, new };
+        let sql = &self.pool.inner.audit_insert;
+        event.insert(sql, self.tenant, self.persistent(), &mut self.tx).await
+    }
+}
+
+/// Cross-tenant administration, opened with [`TenantPool::cross_tenant_admin`].
+pub struct CrossTenantAdmin {
+    pool: TenantPool,
+    actor: String,
+    reason: String,
+}
+
+impl CrossTenantAdmin {
+    /// A transaction in `tenant`'s context whose first write is the audit event
+    /// `cross_tenant_admin` naming the operator and the reason.
+    pub async fn begin(&self, tenant: &TenantId) -> Result<TenantTx, Error> {
+        tracing::warn!(actor = %self.actor, reason = %self.reason, tenant = %tenant, "cross-tenant administration");
+        let mut tx = self.pool.begin(tenant).await?;
+        let detail = serde_json::json!({ "reason": self.reason });
+        tx.audit(&self.actor, "cross_tenant_admin", "tenant", None, Some(detail)).await?;
+        Ok(tx)
+    }
+}
