@@ -1,1 +1,8 @@
-//! placeholder
+//! Append-only, tamper-evident, per-tenant audit log on PostgreSQL.
+//!
+//! * [`scaffold`] renders the migration (log table, guards, capture triggers, sealer).
+//! * [`encoding`] is the canonical encoding v1 and its hashes, shared with the SQL side.
+//! * [`verify`] recomputes every chain in Rust; [`anchor`] signs the heads outside the database.
+//! * [`cli`] is the clap interface the `tenantguard` binary mounts.
+
+pub mod scaffold;
