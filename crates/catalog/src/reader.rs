@@ -1,0 +1,484 @@
+//! Reads a [`Snapshot`] from a live database.
+//!
+//! Everything happens in one `READ ONLY` transaction with `statement_timeout` and
+//! `lock_timeout` set, touching catalogs only: no temp objects, nothing written.
+//! Each query runs under a savepoint so a catalog the login may not read is recorded
+//! in [`Snapshot::unreadable`] instead of failing the whole audit.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use tokio_postgres::{Client, NoTls, Row};
+
+use crate::expr::{parse_expr, parse_query, parse_statements, Expr};
+use crate::model::*;
+
+#[derive(Debug, Clone)]
+pub struct ReadOptions {
+    pub statement_timeout: Duration,
+    pub lock_timeout: Duration,
+}
+
+impl Default for ReadOptions {
+    fn default() -> Self {
+        ReadOptions { statement_timeout: Duration::from_secs(60), lock_timeout: Duration::from_secs(5) }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ReadError {
+    #[error("`{0}` is not a PostgreSQL connection URL or key=value string ({1}); use postgres://user:password@host:5432/database")]
+    BadUrl(String, String),
+    #[error("cannot connect to {target}: {reason}; check the host, port, user, password and database name, and that the server accepts connections from here")]
+    Connect { target: String, reason: String },
+    #[error("reading the catalog failed: {0}")]
+    Query(String),
+}
+
+/// Connect with a URL (or libpq key=value string) and read a snapshot.
+pub async fn connect(url: &str) -> Result<Client, ReadError> {
+    let config: tokio_postgres::Config = url.parse().map_err(|e: tokio_postgres::Error| {
+        ReadError::BadUrl(redact(url), e.to_string())
+    })?;
+    let target = describe_target(&config);
+    let connect = tokio::time::timeout(Duration::from_secs(15), config.connect(NoTls));
+    let (client, connection) = match connect.await {
+        Ok(Ok(pair)) => pair,
+        Ok(Err(e)) => return Err(ReadError::Connect { target, reason: error_text(&e) }),
+        Err(_) => return Err(ReadError::Connect { target, reason: "timed out after 15s".into() }),
+    };
+    tokio::spawn(async move {
+        let _ = connection.await;
+    });
+    Ok(client)
+}
+
+/// The message a person needs from a driver error: the server's own text when there is one.
+pub fn error_text(e: &tokio_postgres::Error) -> String {
+    if let Some(db) = e.as_db_error() {
+        return db.message().to_string();
+    }
+    let mut text = e.to_string();
+    let mut source = std::error::Error::source(e);
+    while let Some(s) = source {
+        text = format!("{text}: {s}");
+        source = s.source();
+    }
+    text
+}
+
+fn describe_target(config: &tokio_postgres::Config) -> String {
+    let host = config
+        .get_hosts()
+        .first()
+        .map(|h| match h {
+            tokio_postgres::config::Host::Tcp(h) => h.clone(),
+            tokio_postgres::config::Host::Unix(p) => p.display().to_string(),
+        })
+        .unwrap_or_else(|| "localhost".into());
+    let port = config.get_ports().first().copied().unwrap_or(5432);
+    format!(
+        "{}@{}:{}/{}",
+        config.get_user().unwrap_or("?"),
+        host,
+        port,
+        config.get_dbname().unwrap_or(config.get_user().unwrap_or("?"))
+    )
+}
+
+/// Remove a password from a URL before it is printed.
+pub fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            let userinfo = &url[scheme + 3..at];
+            match userinfo.find(':') {
+                Some(colon) => format!("{}{}:***{}", &url[..scheme + 3], &userinfo[..colon], &url[at..]),
+                None => url.to_string(),
+            }
+        }
+        _ => url.to_string(),
+    }
+}
+
+const SYSTEM_SCHEMAS: &str = "n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\\_toast%' AND n.nspname NOT LIKE 'pg\\_temp\\_%'";
+
+fn grants_sql(acl: &str, kind: char, owner: &str) -> String {
+    format!(
+        "(SELECT coalesce(string_agg(a.grantee::text || ':' || a.privilege_type, ','), '') \
+           FROM aclexplode(coalesce({acl}, acldefault('{kind}', {owner}))) a)"
+    )
+}
+
+fn column_grants_sql() -> String {
+    "(SELECT coalesce(string_agg(g.grantee::text || ':' || g.privilege_type, ','), '') FROM aclexplode(a.attacl) g)".to_string()
+}
+
+fn parse_grants(text: &str) -> Vec<Grant> {
+    text.split(',')
+        .filter_map(|entry| {
+            let (grantee, privilege) = entry.split_once(':')?;
+            Some(Grant { grantee: grantee.parse().ok()?, privilege: Privilege::parse(privilege) })
+        })
+        .collect()
+}
+
+struct Reader<'c> {
+    client: &'c Client,
+    unreadable: Vec<String>,
+}
+
+impl Reader<'_> {
+    /// Run one catalog query under a savepoint; a failure is recorded, not fatal.
+    async fn rows(&mut self, what: &str, sql: &str) -> Vec<Row> {
+        if let Err(e) = self.client.batch_execute("SAVEPOINT tg_read").await {
+            self.unreadable.push(format!("{what}: {}", error_text(&e)));
+            return Vec::new();
+        }
+        match self.client.query(sql, &[]).await {
+            Ok(rows) => {
+                let _ = self.client.batch_execute("RELEASE SAVEPOINT tg_read").await;
+                rows
+            }
+            Err(e) => {
+                let _ = self.client.batch_execute("ROLLBACK TO SAVEPOINT tg_read").await;
+                self.unreadable.push(format!("{what}: {}", error_text(&e)));
+                Vec::new()
+            }
+        }
+    }
+}
+
+/// Read the whole snapshot in one READ ONLY transaction, then roll it back.
+pub async fn read_snapshot(client: &Client, options: &ReadOptions) -> Result<Snapshot, ReadError> {
+    let q = |e: tokio_postgres::Error| ReadError::Query(error_text(&e));
+    client
+        .batch_execute(&format!(
+            "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; \
+             SET LOCAL statement_timeout = {}; SET LOCAL lock_timeout = {}; \
+             SET LOCAL search_path = pg_catalog, pg_temp;",
+            options.statement_timeout.as_millis(),
+            options.lock_timeout.as_millis()
+        ))
+        .await
+        .map_err(q)?;
+    let result = read_in_transaction(client).await;
+    let _ = client.batch_execute("ROLLBACK").await;
+    result
+}
+
+async fn read_in_transaction(client: &Client) -> Result<Snapshot, ReadError> {
+    let q = |e: tokio_postgres::Error| ReadError::Query(error_text(&e));
+    let head = client
+        .query_one("SELECT current_setting('server_version_num')::int4, current_database()::text, current_user::text", &[])
+        .await
+        .map_err(q)?;
+    let mut snap = Snapshot {
+        server_version_num: head.get(0),
+        database: head.get(1),
+        read_as: head.get(2),
+        ..Snapshot::default()
+    };
+    let mut r = Reader { client, unreadable: Vec::new() };
+
+    for row in r.rows("roles", "SELECT oid, rolname::text, rolsuper, rolbypassrls, rolcanlogin, rolinherit FROM pg_roles").await {
+        snap.roles.push(Role {
+            oid: row.get(0),
+            name: row.get(1),
+            superuser: row.get(2),
+            bypass_rls: row.get(3),
+            can_login: row.get(4),
+            inherit: row.get(5),
+        });
+    }
+    let inherit_of: HashMap<Oid, bool> = snap.roles.iter().map(|r| (r.oid, r.inherit)).collect();
+    let membership_sql = if snap.server_version_num >= 160000 {
+        "SELECT roleid, member, admin_option, inherit_option, set_option FROM pg_auth_members"
+    } else {
+        "SELECT roleid, member, admin_option, NULL::bool, true FROM pg_auth_members"
+    };
+    for row in r.rows("role memberships", membership_sql).await {
+        let member: Oid = row.get(1);
+        let inherit: Option<bool> = row.get(3);
+        snap.memberships.push(Membership {
+            role: row.get(0),
+            member,
+            admin: row.get(2),
+            inherit: inherit.unwrap_or_else(|| inherit_of.get(&member).copied().unwrap_or(true)),
+            set: row.get(4),
+        });
+    }
+
+    let sql = format!(
+        "SELECT n.oid, n.nspname::text, n.nspowner, {} FROM pg_namespace n WHERE {SYSTEM_SCHEMAS}",
+        grants_sql("n.nspacl", 'n', "n.nspowner")
+    );
+    for row in r.rows("schemas", &sql).await {
+        snap.schemas.push(Schema { oid: row.get(0), name: row.get(1), owner: row.get(2), grants: parse_grants(row.get(3)) });
+    }
+
+    let sql = format!(
+        "SELECT c.oid, n.nspname::text, c.relname::text, c.relkind::text, c.relowner, c.relrowsecurity, \
+                c.relforcerowsecurity, {}, c.relispartition, coalesce(c.reloptions::text[], '{{}}'), \
+                CASE WHEN c.relkind IN ('v','m') THEN pg_get_viewdef(c.oid) END, c.relpersistence = 't' \
+           FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
+          WHERE c.relkind IN ('r','p','v','m','f') AND {SYSTEM_SCHEMAS}",
+        grants_sql("c.relacl", 'r', "c.relowner")
+    );
+    let mut rel_index: HashMap<Oid, usize> = HashMap::new();
+    for row in r.rows("tables and views", &sql).await {
+        let options: Vec<String> = row.get(9);
+        let opt = |k: &str| options.iter().any(|o| o.eq_ignore_ascii_case(&format!("{k}=true")) || o.eq_ignore_ascii_case(&format!("{k}=on")));
+        let kind: String = row.get(3);
+        rel_index.insert(row.get(0), snap.relations.len());
+        snap.relations.push(Relation {
+            oid: row.get(0),
+            schema: row.get(1),
+            name: row.get(2),
+            kind: RelKind::from_relkind(&kind),
+            owner: row.get(4),
+            rls_enabled: row.get(5),
+            rls_forced: row.get(6),
+            grants: parse_grants(row.get(7)),
+            columns: Vec::new(),
+            parents: Vec::new(),
+            is_partition: row.get(8),
+            security_invoker: opt("security_invoker"),
+            security_barrier: opt("security_barrier"),
+            view_definition: row.get(10),
+            view_filter: None,
+            reads: Vec::new(),
+            is_temp: row.get(11),
+        });
+    }
+
+    let sql = format!(
+        "SELECT a.attrelid, a.attnum, a.attname::text, format_type(a.atttypid, a.atttypmod), a.attnotnull, \
+                pg_get_expr(d.adbin, d.adrelid), a.attidentity <> '', a.attgenerated <> '', {} \
+           FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid JOIN pg_namespace n ON n.oid = c.relnamespace \
+           LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum \
+          WHERE a.attnum > 0 AND NOT a.attisdropped AND c.relkind IN ('r','p','v','m','f') AND {SYSTEM_SCHEMAS} \
+          ORDER BY a.attrelid, a.attnum",
+        column_grants_sql()
+    );
+    for row in r.rows("columns", &sql).await {
+        let rel: Oid = row.get(0);
+        if let Some(&i) = rel_index.get(&rel) {
+            snap.relations[i].columns.push(Column {
+                num: row.get(1),
+                name: row.get(2),
+                type_name: row.get(3),
+                not_null: row.get(4),
+                default: row.get(5),
+                identity: row.get(6),
+                generated: row.get(7),
+                grants: parse_grants(row.get(8)),
+            });
+        }
+    }
+
+    for row in r.rows("inheritance", "SELECT inhrelid, inhparent FROM pg_inherits").await {
+        if let Some(&i) = rel_index.get(&row.get::<_, Oid>(0)) {
+            snap.relations[i].parents.push(row.get(1));
+        }
+    }
+
+    let deps = "SELECT DISTINCT r.ev_class, d.refobjid FROM pg_rewrite r \
+                JOIN pg_depend d ON d.classid = 'pg_rewrite'::regclass AND d.objid = r.oid \
+                 AND d.refclassid = 'pg_class'::regclass AND d.refobjid <> r.ev_class";
+    for row in r.rows("view dependencies", deps).await {
+        if let Some(&i) = rel_index.get(&row.get::<_, Oid>(0)) {
+            let target: Oid = row.get(1);
+            if !snap.relations[i].reads.contains(&target) {
+                snap.relations[i].reads.push(target);
+            }
+        }
+    }
+
+    let names = |arr: &str, rel: &str| {
+        format!(
+            "ARRAY(SELECT at.attname::text FROM unnest({arr}) WITH ORDINALITY k(num, ord) \
+                   JOIN pg_attribute at ON at.attrelid = {rel} AND at.attnum = k.num ORDER BY k.ord)"
+        )
+    };
+    let sql = format!(
+        "SELECT co.conname::text, co.conrelid, co.contype::text, {}, co.confrelid, {}, pg_get_constraintdef(co.oid) \
+           FROM pg_constraint co JOIN pg_class c ON c.oid = co.conrelid JOIN pg_namespace n ON n.oid = c.relnamespace \
+          WHERE {SYSTEM_SCHEMAS}",
+        names("co.conkey", "co.conrelid"),
+        names("co.confkey", "co.confrelid")
+    );
+    for row in r.rows("constraints", &sql).await {
+        let kind: String = row.get(2);
+        let referenced: Oid = row.get(4);
+        snap.constraints.push(Constraint {
+            name: row.get(0),
+            relation: row.get(1),
+            kind: match kind.as_str() {
+                "p" => ConstraintKind::PrimaryKey,
+                "u" => ConstraintKind::Unique,
+                "f" => ConstraintKind::ForeignKey,
+                "c" => ConstraintKind::Check,
+                "x" => ConstraintKind::Exclusion,
+                _ => ConstraintKind::Other,
+            },
+            columns: row.get(3),
+            referenced_relation: (referenced != 0).then_some(referenced),
+            referenced_columns: row.get(5),
+            definition: row.get(6),
+        });
+    }
+
+    let sql = format!(
+        "SELECT ic.relname::text, i.indrelid, i.indisunique, i.indisprimary, \
+                ARRAY(SELECT CASE WHEN k.num = 0 THEN NULL ELSE at.attname::text END \
+                        FROM unnest(i.indkey::int2[]) WITH ORDINALITY k(num, ord) \
+                        LEFT JOIN pg_attribute at ON at.attrelid = i.indrelid AND at.attnum = k.num \
+                       WHERE k.ord <= i.indnkeyatts ORDER BY k.ord), \
+                i.indpred IS NOT NULL, pg_get_indexdef(i.indexrelid) \
+           FROM pg_index i JOIN pg_class ic ON ic.oid = i.indexrelid JOIN pg_class c ON c.oid = i.indrelid \
+           JOIN pg_namespace n ON n.oid = c.relnamespace WHERE {SYSTEM_SCHEMAS}"
+    );
+    for row in r.rows("indexes", &sql).await {
+        snap.indexes.push(Index {
+            name: row.get(0),
+            relation: row.get(1),
+            unique: row.get(2),
+            primary: row.get(3),
+            columns: row.get(4),
+            partial: row.get(5),
+            definition: row.get(6),
+        });
+    }
+
+    let sql = "SELECT p.polname::text, p.polrelid, p.polcmd::text, p.polpermissive, p.polroles, \
+                      pg_get_expr(p.polqual, p.polrelid), pg_get_expr(p.polwithcheck, p.polrelid) FROM pg_policy p";
+    let mut parsed: HashMap<String, Option<Expr>> = HashMap::new();
+    let mut parse_cached = |text: &Option<String>, unreadable: &mut Vec<String>| -> Option<Expr> {
+        let text = text.as_ref()?;
+        parsed
+            .entry(text.clone())
+            .or_insert_with(|| match parse_expr(text) {
+                Ok(e) => Some(e),
+                Err(e) => {
+                    unreadable.push(format!("policy expression: {e}"));
+                    Some(Expr::Other("unparsed".into()))
+                }
+            })
+            .clone()
+    };
+    for row in r.rows("policies", sql).await {
+        let using_text: Option<String> = row.get(5);
+        let check_text: Option<String> = row.get(6);
+        let cmd: String = row.get(2);
+        let using = parse_cached(&using_text, &mut r.unreadable);
+        let check = parse_cached(&check_text, &mut r.unreadable);
+        snap.policies.push(Policy {
+            name: row.get(0),
+            relation: row.get(1),
+            command: PolicyCommand::from_polcmd(&cmd),
+            permissive: row.get(3),
+            roles: row.get(4),
+            using_text,
+            check_text,
+            using,
+            check,
+        });
+    }
+
+    let sql = format!(
+        "SELECT p.oid, n.nspname::text, p.proname::text, pg_get_function_identity_arguments(p.oid), p.pronargs, \
+                l.lanname::text, p.prosecdef, p.provolatile::text, p.proowner, coalesce(p.proconfig, '{{}}'), \
+                coalesce(p.prosrc, ''), p.proretset, format_type(p.prorettype, NULL), {}, \
+                p.prorettype = 'pg_catalog.trigger'::regtype \
+           FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace JOIN pg_language l ON l.oid = p.prolang \
+          WHERE p.prokind IN ('f','p') AND {SYSTEM_SCHEMAS} AND l.lanname NOT IN ('c', 'internal')",
+        grants_sql("p.proacl", 'f', "p.proowner")
+    );
+    for row in r.rows("functions", &sql).await {
+        let language: String = row.get(5);
+        let source: String = row.get(10);
+        let sql_body = (language == "sql").then(|| parse_statements(&source).ok()).flatten();
+        snap.functions.push(Function {
+            oid: row.get(0),
+            schema: row.get(1),
+            name: row.get(2),
+            arguments: row.get(3),
+            arg_count: row.get(4),
+            language,
+            security_definer: row.get(6),
+            volatility: row.get(7),
+            owner: row.get(8),
+            config: row.get(9),
+            source,
+            returns_set: row.get(11),
+            return_type: row.get(12),
+            grants: parse_grants(row.get(13)),
+            sql_body,
+            is_trigger: row.get(14),
+        });
+    }
+
+    for row in r.rows("triggers", "SELECT t.tgname::text, t.tgrelid, t.tgfoid, t.tgenabled::text, t.tgtype::int4 FROM pg_trigger t WHERE NOT t.tgisinternal").await {
+        let ty: i32 = row.get(4);
+        snap.triggers.push(Trigger {
+            name: row.get(0),
+            relation: row.get(1),
+            function: row.get(2),
+            enabled: row.get(3),
+            row_level: ty & 1 != 0,
+            before: ty & 2 != 0,
+            instead: ty & 64 != 0,
+            after: ty & 2 == 0 && ty & 64 == 0,
+            on_insert: ty & 4 != 0,
+            on_delete: ty & 8 != 0,
+            on_update: ty & 16 != 0,
+            on_truncate: ty & 32 != 0,
+        });
+    }
+
+    for row in r.rows("event triggers", "SELECT evtname::text, evtevent::text, evtfoid, evtenabled::text, coalesce(evttags, '{}') FROM pg_event_trigger").await {
+        snap.event_triggers.push(EventTrigger {
+            name: row.get(0),
+            event: row.get(1),
+            function: row.get(2),
+            enabled: row.get(3),
+            tags: row.get(4),
+        });
+    }
+
+    let sql = "SELECT r.rolname::text, d.datname::text, s.setconfig FROM pg_db_role_setting s \
+               LEFT JOIN pg_roles r ON r.oid = s.setrole LEFT JOIN pg_database d ON d.oid = s.setdatabase";
+    for row in r.rows("role and database settings", sql).await {
+        let config: Vec<String> = row.get(2);
+        for entry in config {
+            if let Some((name, value)) = entry.split_once('=') {
+                snap.role_settings.push(RoleSetting { role: row.get(0), database: row.get(1), name: name.into(), value: value.into() });
+            }
+        }
+    }
+
+    let sql = "SELECT name::text, coalesce(setting, ''), source::text FROM pg_settings \
+               WHERE source NOT IN ('default', 'override', 'client', 'session', 'interactive')";
+    for row in r.rows("server settings", sql).await {
+        snap.settings.push(Setting { name: row.get(0), value: row.get(1), source: row.get(2) });
+    }
+
+    let sql = format!("SELECT d.datname::text, d.datdba, d.datistemplate, {} FROM pg_database d", grants_sql("d.datacl", 'd', "d.datdba"));
+    for row in r.rows("databases", &sql).await {
+        snap.databases.push(Database { name: row.get(0), owner: row.get(1), is_template: row.get(2), grants: parse_grants(row.get(3)) });
+    }
+
+    // Views: parse the query once so rules can see its filter and its tables.
+    for rel in snap.relations.iter_mut() {
+        if rel.kind == RelKind::View {
+            if let Some(def) = &rel.view_definition {
+                if let Ok(query) = parse_query(def) {
+                    rel.view_filter = query.filter;
+                }
+            }
+        }
+    }
+
+    snap.unreadable = r.unreadable;
+    Ok(snap)
+}
