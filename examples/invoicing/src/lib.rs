@@ -1,0 +1,7 @@
+//! A small invoicing SaaS whose every database touch goes through tenantguard-runtime.
+
+pub mod app;
+pub mod jobs;
+pub mod migrate;
+
+pub use app::{router, AppConfig, AppState};
