@@ -1,0 +1,95 @@
+//! The reference service end to end, in process, on a fresh cluster.
+
+mod common;
+
+use axum::http::StatusCode;
+use common::*;
+use serde_json::json;
+
+#[tokio::test]
+async fn tenants_see_and_write_only_their_own_rows() {
+    let env = env().await;
+    let (a, b) = (tenant(1), tenant(2));
+    let ca = onboard(&env.app, &a).await;
+    let cb = onboard(&env.app, &b).await;
+    let (status, inv) = as_tenant(&env.app, &a, "POST", "/invoices", Some(invoice_body(&ca, "A-1"))).await;
+    assert_eq!(status, StatusCode::CREATED, "{inv}");
+    assert_eq!(inv["total_cents"], 3000);
+
+    let (_, list_b) = as_tenant(&env.app, &b, "GET", "/invoices", None).await;
+    assert_eq!(list_b.as_array().unwrap().len(), 0);
+    let (_, customers_b) = as_tenant(&env.app, &b, "GET", "/customers", None).await;
+    assert!(customers_b.as_array().unwrap().iter().all(|c| c["tenant_id"] == b.as_str()));
+
+    // B cannot read A's invoice by id, nor attach an invoice to A's customer.
+    let path = format!("/invoices/{}", inv["id"].as_str().unwrap());
+    assert_eq!(as_tenant(&env.app, &b, "GET", &path, None).await.0, StatusCode::NOT_FOUND);
+    assert_eq!(as_tenant(&env.app, &a, "GET", &path, None).await.0, StatusCode::OK);
+    let (status, _) = as_tenant(&env.app, &b, "POST", "/invoices", Some(invoice_body(&ca, "B-1"))).await;
+    assert!(!status.is_success());
+    let (status, _) = as_tenant(&env.app, &b, "POST", "/invoices", Some(invoice_body(&cb, "B-1"))).await;
+    assert_eq!(status, StatusCode::CREATED);
+
+    let audit = env.cluster.query(DB, &format!("SELECT action FROM audit_log WHERE tenant_id = '{a}' ORDER BY id")).unwrap();
+    assert_eq!(audit.lines().collect::<Vec<_>>(), ["tenant.created", "customer.created", "invoice.created"]);
+}
+
+#[tokio::test]
+async fn export_job_runs_once_in_its_tenant_transaction() {
+    let env = env().await;
+    let a = tenant(7);
+    let ca = onboard(&env.app, &a).await;
+    for n in 0..3 {
+        as_tenant(&env.app, &a, "POST", "/invoices", Some(invoice_body(&ca, &format!("A-{n}")))).await;
+    }
+    let worker = invoicing::jobs::worker(env.pool.clone());
+    let pass = worker.run_once().await.unwrap();
+    assert_eq!(pass.done, 3, "{pass:?}");
+    assert_eq!(worker.run_once().await.unwrap().done, 0);
+    let counts = env.cluster.query(DB, "SELECT (SELECT count(*) FROM invoice_exports), (SELECT count(*) FROM jobs WHERE status = 'done'), (SELECT count(*) FROM audit_log WHERE action = 'invoice.exported')").unwrap();
+    assert_eq!(counts.trim(), "3|3|3");
+}
+
+#[tokio::test]
+async fn audit_log_is_append_only_even_for_the_superuser() {
+    let env = env().await;
+    onboard(&env.app, &tenant(3)).await;
+    for sql in ["UPDATE audit_log SET actor = 'x'", "DELETE FROM audit_log", "TRUNCATE audit_log"] {
+        let err = env.cluster.query(DB, sql).unwrap_err().to_string();
+        assert!(err.contains("append-only"), "{sql}: {err}");
+    }
+    // The app role has no UPDATE/DELETE grant at all, and sees nothing without a tenant.
+    let app = app_url(&env.cluster);
+    assert!(env.cluster.psql_as(&app, "DELETE FROM audit_log", &[]).is_err());
+    let rows = env.cluster.psql_as(&app, "SELECT count(*) FROM customers", &["-tA"]).unwrap();
+    assert_eq!(rows.trim(), "0");
+}
+
+#[tokio::test]
+async fn per_tenant_rate_limit_answers_429_with_retry_after() {
+    let mut config = invoicing::AppConfig::new(SECRET);
+    config.tiers = vec![("free".into(), 1, 3), ("pro".into(), 1, 3)];
+    let env = env_with(Default::default(), config, Default::default()).await;
+    let (a, b) = (tenant(4), tenant(5));
+    let mut statuses = Vec::new();
+    for _ in 0..5 {
+        statuses.push(as_tenant(&env.app, &a, "GET", "/customers", None).await.0);
+    }
+    assert_eq!(&statuses[..3], &[StatusCode::OK; 3]);
+    assert_eq!(statuses[4], StatusCode::TOO_MANY_REQUESTS);
+    // Another tenant is unaffected.
+    assert_eq!(as_tenant(&env.app, &b, "GET", "/customers", None).await.0, StatusCode::OK);
+    let response = {
+        use tower::ServiceExt;
+        let auth = format!("Bearer {}", token_for(&a, "pro"));
+        let req = axum::http::Request::get("/customers").header("authorization", auth).body(axum::body::Body::empty()).unwrap();
+        env.app.clone().oneshot(req).await.unwrap()
+    };
+    assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert!(response.headers().get("retry-after").is_some());
+    let metrics = send(&env.app, "GET", "/metrics", &[], None).await;
+    let _ = metrics;
+    assert!(env.metrics.render().contains("tier=\"pro\",outcome=\"rate_limited\""));
+    assert!(!env.metrics.render().contains(&a), "metrics must not carry tenant ids");
+    let _ = json!(null);
+}
