@@ -6,3 +6,11 @@
 //! * [`cli`] is the clap interface the `tenantguard` binary mounts.
 
 pub mod scaffold;
+pub mod encoding;
+pub mod db;
+mod copy_rows;
+pub mod holes;
+pub mod verify;
+pub mod anchor;
+pub mod ops;
+pub mod cli;

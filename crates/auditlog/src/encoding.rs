@@ -1,0 +1,173 @@
+//! Canonical encoding v1 and its hashes; the SQL twins are `enc`, `ts_text`,
+//! `payload_hash` and `link_hash` in sql/log.sql. Both are tested against testvectors/.
+
+use sha2::{Digest, Sha256};
+
+pub type Hash = [u8; 32];
+pub const ZERO_HASH: Hash = [0; 32];
+pub const PAYLOAD_TAG: &[u8] = b"tgal1/payload";
+pub const LINK_TAG: &[u8] = b"tgal1/link";
+pub const ANCHOR_TAG: &[u8] = b"tgal1/anchor";
+
+/// Microseconds between the Unix epoch and PostgreSQL's (2000-01-01).
+pub const PG_EPOCH_OFFSET_MICROS: i64 = 946_684_800_000_000;
+
+/// A field: big-endian i32 byte length then the bytes; NULL is length -1 and no bytes.
+pub fn enc(out: &mut Vec<u8>, v: Option<&[u8]>) {
+    match v {
+        None => out.extend_from_slice(&(-1i32).to_be_bytes()),
+        Some(b) => {
+            out.extend_from_slice(&(b.len() as i32).to_be_bytes());
+            out.extend_from_slice(b);
+        }
+    }
+}
+
+/// `at` as fixed UTC text with microseconds, e.g. `2024-02-29T23:59:59.000001Z`.
+pub fn ts_text(unix_micros: i64) -> String {
+    match chrono::DateTime::from_timestamp_micros(unix_micros) {
+        Some(t) => t.format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string(),
+        None => format!("out-of-range:{unix_micros}"),
+    }
+}
+
+pub fn payload_bytes(old_value: Option<&[u8]>, new_value: Option<&[u8]>) -> Vec<u8> {
+    let mut out = Vec::with_capacity(64 + old_value.map_or(0, <[u8]>::len) + new_value.map_or(0, <[u8]>::len));
+    out.extend_from_slice(PAYLOAD_TAG);
+    enc(&mut out, old_value);
+    enc(&mut out, new_value);
+    out
+}
+
+/// Hash of the payload (old and new jsonb as PostgreSQL prints them). The chain covers
+/// this hash, not the payload, so erasing a payload leaves every link checkable.
+pub fn payload_hash(old_value: Option<&[u8]>, new_value: Option<&[u8]>) -> Hash {
+    Sha256::digest(payload_bytes(old_value, new_value)).into()
+}
+
+/// The fields of one sealed event that its link hash covers.
+#[derive(Debug, Clone, Copy)]
+pub struct Link<'a> {
+    pub tenant_id: &'a [u8],
+    pub seq: i64,
+    pub actor: Option<&'a [u8]>,
+    pub action: &'a [u8],
+    pub entity: &'a [u8],
+    pub entity_id: Option<&'a [u8]>,
+    pub at_unix_micros: i64,
+    pub txid: i64,
+    pub payload_hash: &'a [u8],
+}
+
+pub fn link_bytes_into(out: &mut Vec<u8>, prev: &[u8], l: &Link<'_>) {
+    out.clear();
+    out.extend_from_slice(LINK_TAG);
+    out.extend_from_slice(prev);
+    enc(out, Some(l.tenant_id));
+    out.extend_from_slice(&l.seq.to_be_bytes());
+    enc(out, l.actor);
+    enc(out, Some(l.action));
+    enc(out, Some(l.entity));
+    enc(out, l.entity_id);
+    enc(out, Some(ts_text(l.at_unix_micros).as_bytes()));
+    out.extend_from_slice(&l.txid.to_be_bytes());
+    out.extend_from_slice(l.payload_hash);
+}
+
+pub fn link_bytes(prev: &[u8], l: &Link<'_>) -> Vec<u8> {
+    let mut out = Vec::with_capacity(256);
+    link_bytes_into(&mut out, prev, l);
+    out
+}
+
+pub fn link_hash(prev: &[u8], l: &Link<'_>) -> Hash {
+    Sha256::digest(link_bytes(prev, l)).into()
+}
+
+/// The text PostgreSQL's jsonb output gives for `v`: object keys ordered by byte length
+/// then bytes, `", "` and `": "` separators, PostgreSQL's string escapes. Numbers are
+/// printed as serde_json holds them, which matches PostgreSQL for integers and for
+/// decimals written without exponent or trailing zeros (verify never re-encodes: it
+/// hashes the text the server prints for the stored jsonb).
+pub fn canonical_jsonb(v: &serde_json::Value) -> String {
+    let mut out = String::new();
+    write_jsonb(&mut out, v);
+    out
+}
+
+fn write_jsonb(out: &mut String, v: &serde_json::Value) {
+    use serde_json::Value;
+    match v {
+        Value::Null => out.push_str("null"),
+        Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
+        Value::Number(n) => out.push_str(&n.to_string()),
+        Value::String(s) => write_string(out, s),
+        Value::Array(items) => {
+            out.push('[');
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push_str(", ");
+                }
+                write_jsonb(out, item);
+            }
+            out.push(']');
+        }
+        Value::Object(map) => {
+            let mut keys: Vec<&String> = map.keys().collect();
+            keys.sort_by(|a, b| a.len().cmp(&b.len()).then_with(|| a.as_bytes().cmp(b.as_bytes())));
+            out.push('{');
+            for (i, k) in keys.iter().enumerate() {
+                if i > 0 {
+                    out.push_str(", ");
+                }
+                write_string(out, k);
+                out.push_str(": ");
+                write_jsonb(out, &map[k.as_str()]);
+            }
+            out.push('}');
+        }
+    }
+}
+
+fn write_string(out: &mut String, s: &str) {
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\u{8}' => out.push_str("\\b"),
+            '\u{c}' => out.push_str("\\f"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn null_and_empty_differ() {
+        let (mut a, mut b) = (vec![], vec![]);
+        enc(&mut a, None);
+        enc(&mut b, Some(b""));
+        assert_ne!(a, b);
+    }
+
+    #[test]
+    fn timestamps_are_fixed_utc_micros() {
+        assert_eq!(ts_text(0), "1970-01-01T00:00:00.000000Z");
+        assert_eq!(ts_text(1_709_251_199_000_001), "2024-02-29T23:59:59.000001Z");
+    }
+
+    #[test]
+    fn jsonb_keys_sort_by_length_then_bytes() {
+        let v: serde_json::Value = serde_json::from_str(r#"{"bb":1,"a":[true,null],"c":"x\ny"}"#).unwrap();
+        assert_eq!(canonical_jsonb(&v), r#"{"a": [true, null], "c": "x\ny", "bb": 1}"#);
+    }
+}

@@ -1,0 +1,388 @@
+//! Recompute every tenant's chain in Rust from one READ ONLY snapshot and report each
+//! broken link, plus the holes this server leaves open.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::time::Instant;
+
+use futures_util::{pin_mut, TryStreamExt};
+use rayon::prelude::*;
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+use tokio_postgres::Client;
+
+use crate::copy_rows::{Parser, RawRow};
+use crate::db::{require_log, UseError};
+use crate::encoding::{link_bytes_into, payload_bytes, Link, PG_EPOCH_OFFSET_MICROS, ZERO_HASH};
+use crate::holes::{find_holes, Hole};
+
+/// Heads (seq, hash) the caller trusts, from a signed anchor file.
+pub type TrustedHeads = BTreeMap<String, (i64, Vec<u8>)>;
+
+#[derive(Debug, Clone)]
+pub struct VerifyOptions {
+    pub schema: String,
+    pub anchor: Option<TrustedHeads>,
+    /// Unsealed rows older than this many seconds are a finding (the sealer is not running).
+    pub seal_bound_secs: f64,
+}
+
+impl Default for VerifyOptions {
+    fn default() -> Self {
+        VerifyOptions { schema: "audit".into(), anchor: None, seal_bound_secs: 300.0 }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FindingKind {
+    /// The row's fields no longer give its stored hash: edited, or inserted/reordered by hand.
+    RowEdited,
+    /// old_value/new_value no longer give the sealed payload hash.
+    PayloadEdited,
+    /// The payload is gone but no erasure was recorded for the tenant.
+    PayloadRemoved,
+    /// A gap in seq: rows were deleted.
+    MissingRows,
+    /// Two rows with one seq: a fork or an inserted row.
+    DuplicateSeq,
+    /// prev_hash is not the previous row's hash: rows inserted, deleted or reordered.
+    LinkBroken,
+    /// The head table is ahead of the last row: the tail was deleted.
+    TruncatedTail,
+    /// Rows beyond the head the sealer recorded.
+    RowsAfterHead,
+    HeadMismatch,
+    /// The chain disagrees with the signed anchor: it was rewritten and recomputed.
+    AnchorMismatch,
+    /// The chain ends before the anchored head.
+    AnchorTruncated,
+    /// Rows left unsealed longer than the bound: the sealer is not running.
+    UnsealedOverdue,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Finding {
+    pub tenant: String,
+    pub seq: Option<i64>,
+    pub kind: FindingKind,
+    pub detail: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Head {
+    pub tenant: String,
+    pub seq: i64,
+    pub hash: String,
+}
+
+#[derive(Debug, Default, Serialize)]
+pub struct Report {
+    pub tenants: usize,
+    pub events: u64,
+    pub erased: u64,
+    pub unsealed: u64,
+    pub anchor_checked: bool,
+    pub findings: Vec<Finding>,
+    pub holes: Vec<Hole>,
+    /// The last verified link of each tenant (what `anchor` signs).
+    pub heads: Vec<Head>,
+    pub seconds: f64,
+}
+
+impl Report {
+    pub fn ok(&self) -> bool {
+        self.findings.is_empty()
+    }
+}
+
+// Column order of the COPY below.
+const TENANT: usize = 0;
+const SEQ: usize = 1;
+const ACTOR: usize = 2;
+const ACTION: usize = 3;
+const ENTITY: usize = 4;
+const ENTITY_ID: usize = 5;
+const OLD: usize = 6;
+const NEW: usize = 7;
+const AT: usize = 8;
+const TXID: usize = 9;
+const PAYLOAD_HASH: usize = 10;
+const PREV_HASH: usize = 11;
+const HASH: usize = 12;
+const ERASED: usize = 13;
+
+const CHUNK_ROWS: usize = 8192;
+
+pub async fn verify(client: &mut Client, opts: &VerifyOptions) -> Result<Report, UseError> {
+    let started = Instant::now();
+    crate::scaffold::check_ident(&opts.schema).map_err(|e| UseError::Other(e.to_string()))?;
+    require_log(client, &opts.schema).await?;
+    let s = &opts.schema;
+    let db = |e: tokio_postgres::Error| UseError::Other(format!("reading the audit log failed: {e}"));
+    // One snapshot for rows, heads and checkpoints, so a running sealer is not a finding.
+    let tx = client.build_transaction().isolation_level(tokio_postgres::IsolationLevel::RepeatableRead).read_only(true).start().await.map_err(db)?;
+
+    let mut ctx = Context::default();
+    for r in tx.query(&format!("SELECT tenant_id, seq, hash FROM {s}.head"), &[]).await.map_err(db)? {
+        ctx.heads.insert(r.get::<_, String>(0).into_bytes(), (r.get(1), r.get(2)));
+    }
+    let cp_sql = format!("SELECT DISTINCT ON (tenant_id) tenant_id, seq, hash FROM {s}.checkpoint ORDER BY tenant_id, seq DESC");
+    for r in tx.query(&cp_sql, &[]).await.map_err(db)? {
+        ctx.checkpoints.insert(r.get::<_, String>(0).into_bytes(), (r.get(1), r.get(2)));
+    }
+    for r in tx.query(&format!("SELECT DISTINCT tenant_id FROM {s}.erasure"), &[]).await.map_err(db)? {
+        ctx.erasure_tenants.insert(r.get::<_, String>(0).into_bytes());
+    }
+    if let Some(anchor) = &opts.anchor {
+        ctx.anchor = anchor.iter().map(|(t, h)| (t.clone().into_bytes(), h.clone())).collect();
+    }
+
+    let mut report = Report { anchor_checked: opts.anchor.is_some(), ..Report::default() };
+    let unsealed_sql = format!(
+        "SELECT tenant_id, count(*), extract(epoch FROM clock_timestamp() - min(at))::float8 FROM {s}.log WHERE seq IS NULL GROUP BY tenant_id"
+    );
+    for r in tx.query(&unsealed_sql, &[]).await.map_err(db)? {
+        let (tenant, n, age): (String, i64, f64) = (r.get(0), r.get(1), r.get(2));
+        report.unsealed += n as u64;
+        if age > opts.seal_bound_secs {
+            report.findings.push(Finding {
+                tenant,
+                seq: None,
+                kind: FindingKind::UnsealedOverdue,
+                detail: format!("{n} rows unsealed, oldest {age:.0}s old (bound {:.0}s): is the sealer running?", opts.seal_bound_secs),
+            });
+        }
+    }
+    report.holes = find_holes(&tx, s, opts.anchor.is_some(), report.unsealed).await?;
+
+    let copy = format!(
+        "COPY (SELECT tenant_id, seq, actor, action, entity, entity_id, old_value::text, new_value::text, at, txid, \
+         payload_hash, prev_hash, hash, erased_at IS NOT NULL FROM {s}.log WHERE seq IS NOT NULL ORDER BY tenant_id, seq) \
+         TO STDOUT (FORMAT binary)"
+    );
+    let stream = tx.copy_out(copy.as_str()).await.map_err(db)?;
+    pin_mut!(stream);
+
+    let (chunks, rx) = std::sync::mpsc::sync_channel::<Vec<RawRow>>(4);
+    let checker = std::thread::spawn(move || {
+        let mut chain = Chains::new(ctx);
+        for chunk in rx {
+            let checks: Vec<Checked> =
+                chunk.par_iter().map_init(|| Vec::with_capacity(512), |buf, row| check_row(row, buf)).collect();
+            for (row, c) in chunk.iter().zip(checks) {
+                chain.step(row, c);
+            }
+        }
+        chain.finish()
+    });
+    let mut parser = Parser::default();
+    let mut rows = Vec::with_capacity(CHUNK_ROWS);
+    let mut read_error = None;
+    loop {
+        match stream.try_next().await {
+            Ok(Some(bytes)) => {
+                if let Err(e) = parser.feed(&bytes, &mut rows) {
+                    read_error = Some(UseError::Other(e));
+                    break;
+                }
+                if rows.len() >= CHUNK_ROWS {
+                    let full = std::mem::replace(&mut rows, Vec::with_capacity(CHUNK_ROWS));
+                    // The checker only stops early if it panicked; the join below reports that.
+                    if chunks.send(full).is_err() {
+                        break;
+                    }
+                }
+            }
+            Ok(None) => break,
+            Err(e) => {
+                read_error = Some(db(e));
+                break;
+            }
+        }
+    }
+    let _ = chunks.send(rows);
+    drop(chunks);
+    let chain = checker.join().map_err(|_| UseError::Other("the verifier thread failed".into()))?;
+    if let Some(e) = read_error {
+        return Err(e);
+    }
+    tx.commit().await.map_err(db)?;
+
+    report.tenants = chain.tenants;
+    report.events = chain.events;
+    report.erased = chain.erased;
+    report.findings.extend(chain.findings);
+    report.heads = chain.heads;
+    report.seconds = started.elapsed().as_secs_f64();
+    Ok(report)
+}
+
+#[derive(Default)]
+struct Context {
+    heads: HashMap<Vec<u8>, (i64, Vec<u8>)>,
+    checkpoints: HashMap<Vec<u8>, (i64, Vec<u8>)>,
+    erasure_tenants: HashSet<Vec<u8>>,
+    anchor: HashMap<Vec<u8>, (i64, Vec<u8>)>,
+}
+
+#[derive(Clone, Copy)]
+struct Checked {
+    link_ok: bool,
+    /// None: no payload to check (erased).
+    payload_ok: Option<bool>,
+}
+
+/// The per-row work, done in parallel: each link only needs its own stored prev_hash.
+fn check_row(r: &RawRow, buf: &mut Vec<u8>) -> Checked {
+    let stored_payload_hash = r.get(PAYLOAD_HASH).unwrap_or_default();
+    let (old, new) = (r.get(OLD), r.get(NEW));
+    let erased = r.bool(ERASED).unwrap_or(false) && old.is_none() && new.is_none();
+    let payload_ok = (!erased).then(|| Sha256::digest(payload_bytes(old, new)).as_slice() == stored_payload_hash);
+    let link = Link {
+        tenant_id: r.get(TENANT).unwrap_or_default(),
+        seq: r.i64(SEQ).unwrap_or(0),
+        actor: r.get(ACTOR),
+        action: r.get(ACTION).unwrap_or_default(),
+        entity: r.get(ENTITY).unwrap_or_default(),
+        entity_id: r.get(ENTITY_ID),
+        at_unix_micros: r.i64(AT).unwrap_or(0).saturating_add(PG_EPOCH_OFFSET_MICROS),
+        txid: r.i64(TXID).unwrap_or(0),
+        payload_hash: stored_payload_hash,
+    };
+    link_bytes_into(buf, r.get(PREV_HASH).unwrap_or_default(), &link);
+    let link_ok = Sha256::digest(&buf[..]).as_slice() == r.get(HASH).unwrap_or_default();
+    Checked { link_ok, payload_ok }
+}
+
+/// Sequential state across rows ordered by (tenant_id, seq).
+struct Chains {
+    ctx: Context,
+    current: Option<Vec<u8>>,
+    next_seq: i64,
+    prev_hash: Vec<u8>,
+    last_seq: Option<i64>,
+    tenants: usize,
+    events: u64,
+    erased: u64,
+    findings: Vec<Finding>,
+    heads: Vec<Head>,
+    seen: HashSet<Vec<u8>>,
+}
+
+const MAX_FINDINGS: usize = 100_000;
+
+impl Chains {
+    fn new(ctx: Context) -> Self {
+        Chains {
+            ctx,
+            current: None,
+            next_seq: 1,
+            prev_hash: ZERO_HASH.to_vec(),
+            last_seq: None,
+            tenants: 0,
+            events: 0,
+            erased: 0,
+            findings: vec![],
+            heads: vec![],
+            seen: HashSet::new(),
+        }
+    }
+
+    fn find(&mut self, tenant: &[u8], seq: Option<i64>, kind: FindingKind, detail: String) {
+        if self.findings.len() < MAX_FINDINGS {
+            self.findings.push(Finding { tenant: String::from_utf8_lossy(tenant).into_owned(), seq, kind, detail });
+        }
+    }
+
+    fn start(&mut self, tenant: &[u8]) {
+        let (seq, hash) = self.ctx.checkpoints.get(tenant).cloned().unwrap_or((0, ZERO_HASH.to_vec()));
+        self.current = Some(tenant.to_vec());
+        self.next_seq = seq + 1;
+        self.prev_hash = hash;
+        self.last_seq = None;
+        self.tenants += 1;
+        self.seen.insert(tenant.to_vec());
+    }
+
+    fn step(&mut self, r: &RawRow, c: Checked) {
+        let tenant = r.get(TENANT).unwrap_or_default();
+        if self.current.as_deref() != Some(tenant) {
+            self.end_tenant();
+            self.start(tenant);
+        }
+        self.events += 1;
+        let seq = r.i64(SEQ).unwrap_or(0);
+        let prev = r.get(PREV_HASH).unwrap_or_default();
+        let hash = r.get(HASH).unwrap_or_default().to_vec();
+        if Some(seq) == self.last_seq {
+            self.find(tenant, Some(seq), FindingKind::DuplicateSeq, format!("a second row with seq {seq}: the chain forked or a row was inserted"));
+        } else if seq > self.next_seq {
+            let detail = format!("seq {}..{} missing: rows deleted", self.next_seq, seq - 1);
+            self.find(tenant, Some(self.next_seq), FindingKind::MissingRows, detail);
+        } else if seq < self.next_seq {
+            self.find(tenant, Some(seq), FindingKind::LinkBroken, format!("seq {seq} appears after seq {}", self.next_seq - 1));
+        } else if prev != self.prev_hash.as_slice() {
+            self.find(tenant, Some(seq), FindingKind::LinkBroken, "prev_hash is not the previous row's hash: rows inserted, deleted or reordered".into());
+        }
+        if !c.link_ok {
+            self.find(tenant, Some(seq), FindingKind::RowEdited, "the row does not match its hash: edited (or forged)".into());
+        }
+        match c.payload_ok {
+            Some(true) => {}
+            Some(false) if r.get(OLD).is_none() && r.get(NEW).is_none() && !self.ctx.erasure_tenants.contains(tenant) => {
+                self.find(tenant, Some(seq), FindingKind::PayloadRemoved, "payload removed with no erasure recorded for this tenant".into())
+            }
+            Some(false) => self.find(tenant, Some(seq), FindingKind::PayloadEdited, "old_value/new_value do not match the sealed payload hash".into()),
+            None if self.ctx.erasure_tenants.contains(tenant) => self.erased += 1,
+            None => self.find(tenant, Some(seq), FindingKind::PayloadRemoved, "marked erased but no erasure is recorded for this tenant".into()),
+        }
+        if let Some((aseq, ahash)) = self.ctx.anchor.get(tenant) {
+            if *aseq == seq && *ahash != hash {
+                let detail = "the anchored hash differs: the chain was rewritten and recomputed".into();
+                self.find(tenant, Some(seq), FindingKind::AnchorMismatch, detail);
+            }
+        }
+        self.next_seq = seq.max(self.next_seq - 1) + 1;
+        self.last_seq = Some(seq);
+        self.prev_hash = hash;
+    }
+
+    /// Tail checks against the head table and the anchor.
+    fn end_tenant(&mut self) {
+        let Some(tenant) = self.current.take() else { return };
+        let last = self.next_seq - 1;
+        if let Some((hseq, hhash)) = self.ctx.heads.get(&tenant).cloned() {
+            if hseq > last {
+                self.find(&tenant, Some(last + 1), FindingKind::TruncatedTail, format!("seq {}..{hseq} (up to the recorded head) are gone", last + 1));
+            } else if hseq < last {
+                self.find(&tenant, Some(hseq + 1), FindingKind::RowsAfterHead, format!("rows {}..{last} lie beyond the sealed head", hseq + 1));
+            } else if hhash != self.prev_hash {
+                self.find(&tenant, Some(last), FindingKind::HeadMismatch, "the last row's hash is not the recorded head".into());
+            }
+        }
+        if let Some((aseq, _)) = self.ctx.anchor.get(&tenant).cloned() {
+            if aseq > last {
+                self.find(&tenant, Some(last + 1), FindingKind::AnchorTruncated, format!("the chain ends at seq {last}, the anchor holds seq {aseq}"));
+            }
+        }
+        if last > 0 {
+            let tenant_text = String::from_utf8_lossy(&tenant).into_owned();
+            self.heads.push(Head { tenant: tenant_text, seq: last, hash: hex::encode(&self.prev_hash) });
+        }
+    }
+
+    /// Tenants known to the head table or the anchor that have no rows at all.
+    fn finish(mut self) -> Self {
+        self.end_tenant();
+        let mut gone: Vec<Vec<u8>> =
+            self.ctx.heads.keys().chain(self.ctx.anchor.keys()).filter(|t| !self.seen.contains(*t)).cloned().collect();
+        gone.sort();
+        gone.dedup();
+        for tenant in gone {
+            self.start(&tenant);
+            self.tenants -= 1;
+            self.end_tenant();
+        }
+        self
+    }
+}
