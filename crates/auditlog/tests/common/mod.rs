@@ -1,0 +1,72 @@
+//! A throwaway cluster with a business table, an app role and the generated log.
+#![allow(dead_code)]
+
+use tenantguard_auditlog::scaffold::{render, CapturedTable, ScaffoldConfig};
+use tenantguard_testkit::Cluster;
+use tokio_postgres::{Client, NoTls};
+
+pub struct Env {
+    pub cluster: Cluster,
+    pub url: String,
+    pub app_url: String,
+}
+
+pub fn config() -> ScaffoldConfig {
+    ScaffoldConfig {
+        app_roles: vec!["app_user".into()],
+        tables: vec![CapturedTable::parse("public.invoices", "tenant_id").unwrap()],
+        ..ScaffoldConfig::default()
+    }
+}
+
+pub fn setup() -> Env {
+    let cluster = Cluster::start().expect("start a throwaway cluster");
+    cluster.create_database("app").unwrap();
+    cluster
+        .psql(
+            "app",
+            "CREATE ROLE app_user LOGIN PASSWORD 'pw';
+             CREATE TABLE public.invoices (id bigserial PRIMARY KEY, tenant_id text NOT NULL, amount numeric NOT NULL, note text);
+             GRANT SELECT, INSERT, UPDATE, DELETE ON public.invoices TO app_user;
+             GRANT USAGE ON SEQUENCE public.invoices_id_seq TO app_user;",
+        )
+        .unwrap();
+    cluster.psql("app", &render(&config())).expect("the migration applies");
+    let url = cluster.url("app");
+    let app_url = cluster.role_url("app_user", Some("pw"), "app");
+    Env { cluster, url, app_url }
+}
+
+pub async fn connect(url: &str) -> Client {
+    let (client, conn) = tokio_postgres::connect(url, NoTls).await.expect("connect");
+    tokio::spawn(async move {
+        let _ = conn.await;
+    });
+    client
+}
+
+/// Business writes as the app would do them: tenant and actor set for the transaction.
+pub async fn write_invoices(client: &Client, tenant: &str, n: usize) {
+    let sql = format!(
+        "BEGIN; SET LOCAL app.current_tenant = '{tenant}'; SET LOCAL app.current_actor = 'user@{tenant}';
+         INSERT INTO public.invoices (tenant_id, amount, note) SELECT '{tenant}', g, 'n' || g FROM generate_series(1, {n}) g;
+         UPDATE public.invoices SET amount = amount + 1 WHERE tenant_id = '{tenant}' AND id % 3 = 0;
+         DELETE FROM public.invoices WHERE tenant_id = '{tenant}' AND id % 7 = 0;
+         COMMIT;"
+    );
+    client.batch_execute(&sql).await.expect("business writes");
+}
+
+/// What a superuser attacker does: switch the guards off, change rows, switch them back.
+pub fn tamper(env: &Env, sql: &str) {
+    let script = format!(
+        "ALTER EVENT TRIGGER audit_guard_ddl DISABLE;
+         ALTER TABLE audit.log DISABLE TRIGGER audit_guard_update, DISABLE TRIGGER audit_guard_delete;
+         ALTER TABLE audit.head DISABLE TRIGGER audit_guard_update, DISABLE TRIGGER audit_guard_delete;
+         {sql};
+         ALTER TABLE audit.log ENABLE ALWAYS TRIGGER audit_guard_update, ENABLE ALWAYS TRIGGER audit_guard_delete;
+         ALTER TABLE audit.head ENABLE ALWAYS TRIGGER audit_guard_update, ENABLE ALWAYS TRIGGER audit_guard_delete;
+         ALTER EVENT TRIGGER audit_guard_ddl ENABLE ALWAYS;"
+    );
+    env.cluster.psql("app", &script).expect("tampering as superuser");
+}

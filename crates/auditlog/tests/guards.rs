@@ -1,0 +1,92 @@
+//! The generated log refuses every change but appending, for app roles and in replica mode.
+mod common;
+
+use tenantguard_auditlog::scaffold::render;
+
+#[tokio::test]
+async fn app_role_can_only_append_and_read_its_own_tenant() {
+    let env = common::setup();
+    let app = common::connect(&env.app_url).await;
+    common::write_invoices(&app, "t1", 10).await;
+    common::write_invoices(&app, "t2", 5).await;
+    for sql in [
+        "UPDATE audit.log SET actor = 'x'",
+        "DELETE FROM audit.log",
+        "TRUNCATE audit.log",
+        "INSERT INTO audit.log (tenant_id, action, entity) VALUES ('t1', 'x', 'y')",
+        "UPDATE audit.head SET seq = 0",
+        "SELECT audit.erase('t1', 'no')",
+        "ALTER TABLE audit.log DISABLE TRIGGER audit_guard_update",
+    ] {
+        let err = app.batch_execute(sql).await.expect_err(sql);
+        assert!(err.to_string().contains("denied") || err.as_db_error().is_some(), "{sql}: {err}");
+    }
+    app.batch_execute("SET app.current_tenant = 't2'").await.unwrap();
+    let tenants: Vec<String> = app.query("SELECT DISTINCT tenant_id FROM audit.log", &[]).await.unwrap().iter().map(|r| r.get(0)).collect();
+    assert_eq!(tenants, vec!["t2".to_string()]);
+    let actor: String = app.query_one("SELECT actor FROM audit.log LIMIT 1", &[]).await.unwrap().get(0);
+    assert_eq!(actor, "user@t2");
+}
+
+#[tokio::test]
+async fn record_writes_app_events_in_the_callers_transaction() {
+    let env = common::setup();
+    let app = common::connect(&env.app_url).await;
+    app.batch_execute(
+        "BEGIN; SET LOCAL app.current_tenant = 't1';
+         SELECT audit.record('alice', 'login', 'session', 's-1', NULL, '{\"ip\": \"10.0.0.1\"}');
+         ROLLBACK;
+         BEGIN; SET LOCAL app.current_tenant = 't1'; SET LOCAL app.current_actor = 'bob';
+         SELECT audit.record(NULL, 'export', 'report', 'r-9');
+         COMMIT;",
+    )
+    .await
+    .unwrap();
+    let out = env.cluster.query("app", "SELECT tenant_id || ' ' || actor || ' ' || action FROM audit.log").unwrap();
+    assert_eq!(out.trim(), "t1 bob export");
+    let err = app.batch_execute("SELECT audit.record('x', 'login', 'session')").await.expect_err("no tenant set");
+    assert!(err.as_db_error().unwrap().message().contains("app.current_tenant"));
+}
+
+#[tokio::test]
+async fn guards_hold_for_superusers_in_replica_mode_and_against_disabling() {
+    let env = common::setup();
+    let app = common::connect(&env.app_url).await;
+    common::write_invoices(&app, "t1", 3).await;
+    let su = common::connect(&env.url).await;
+    for sql in [
+        "SET session_replication_role = replica; DELETE FROM audit.log",
+        "SET session_replication_role = replica; UPDATE audit.log SET actor = 'x'",
+        "TRUNCATE audit.log",
+        "TRUNCATE audit.log_default",
+        "ALTER TABLE audit.log DISABLE TRIGGER audit_guard_delete",
+        "ALTER TABLE audit.log ENABLE TRIGGER audit_guard_delete",
+        "ALTER TABLE public.invoices DISABLE TRIGGER audit_capture",
+        "DROP TRIGGER audit_capture ON public.invoices",
+    ] {
+        let err = su.batch_execute(sql).await.expect_err(sql);
+        let msg = err.as_db_error().map(|d| d.message().to_string()).unwrap_or_default();
+        assert!(msg.contains("append-only") || msg.contains("ENABLE ALWAYS"), "{sql}: {msg}");
+        su.batch_execute("RESET session_replication_role").await.unwrap();
+    }
+    let rows = env.cluster.query("app", "SELECT count(*) FROM audit.log").unwrap();
+    assert_eq!(rows.trim(), "4", "3 inserts and 1 update, all still there");
+}
+
+#[tokio::test]
+async fn migration_is_idempotent_and_objects_belong_to_the_nologin_owner() {
+    let env = common::setup();
+    env.cluster.psql("app", &render(&common::config())).expect("second run applies");
+    let owners = env
+        .cluster
+        .query("app", "SELECT DISTINCT pg_get_userbyid(relowner) FROM pg_class WHERE relnamespace = 'audit'::regnamespace")
+        .unwrap();
+    assert_eq!(owners.trim(), "audit_owner");
+    let can_login = env.cluster.query("app", "SELECT rolcanlogin FROM pg_roles WHERE rolname = 'audit_owner'").unwrap();
+    assert_eq!(can_login.trim(), "f");
+    let states = env
+        .cluster
+        .query("app", "SELECT string_agg(DISTINCT tgenabled::text, '') FROM pg_trigger WHERE tgname LIKE 'audit\\_%'")
+        .unwrap();
+    assert_eq!(states.trim(), "A");
+}
