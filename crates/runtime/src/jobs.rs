@@ -91,11 +91,15 @@ impl Worker {
         let mut pass = Pass::default();
         loop {
             let sql = format!("SELECT job_id, tenant_id FROM {}($1)", self.pool.options().job_candidates_function);
+            // In a transaction so that behind PgBouncer (transaction mode) the statement's
+            // Parse and Execute reach the same server connection.
+            let mut listing = self.pool.raw().begin().await?;
             let candidates: Vec<(i64, Option<Uuid>)> = sqlx::query_as(&sql)
                 .bind(self.batch)
                 .persistent(self.pool.persistent())
-                .fetch_all(self.pool.raw())
+                .fetch_all(&mut *listing)
                 .await?;
+            listing.commit().await?;
             if candidates.is_empty() {
                 return Ok(pass);
             }
