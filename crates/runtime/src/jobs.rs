@@ -89,6 +89,7 @@ impl Worker {
     /// Runs the queued jobs it can lock now; returns when none are left.
     pub async fn run_once(&self) -> Result<Pass, Error> {
         let mut pass = Pass::default();
+        let mut rejected = std::collections::HashSet::new();
         loop {
             let sql = format!("SELECT job_id, tenant_id FROM {}($1)", self.pool.options().job_candidates_function);
             // In a transaction so that behind PgBouncer (transaction mode) the statement's
@@ -112,8 +113,10 @@ impl Worker {
                     }
                     None => {
                         // Never run unscoped: without a tenant there is no context to run in.
-                        tracing::error!(job_id, "job without a tenant rejected");
-                        pass.rejected += 1;
+                        if rejected.insert(job_id) {
+                            tracing::error!(job_id, "job without a tenant rejected");
+                            pass.rejected += 1;
+                        }
                     }
                 }
             }
