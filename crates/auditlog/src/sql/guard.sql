@@ -1,8 +1,10 @@
 -- DDL guard: after any DDL command, refuse the result if a guard or capture trigger is
 -- missing or no longer ENABLE ALWAYS. Event triggers need a superuser to create and
 -- cannot watch ALTER/DROP EVENT TRIGGER itself; verify reports that hole.
+-- SECURITY DEFINER (as the owner): any role's DDL fires this, and the log schema is
+-- not visible to them.
 CREATE OR REPLACE FUNCTION @schema@.ddl_guard() RETURNS event_trigger
-LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 AS $f$
 DECLARE problems text;
 BEGIN
