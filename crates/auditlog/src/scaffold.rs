@@ -210,9 +210,11 @@ fn render_capture(cfg: &ScaffoldConfig, t: &CapturedTable) -> String {
     };
     format!(
         "-- Capture {q}: old and new rows as jsonb, actor from app.current_actor, tenant from the row.\n\
+         -- No SET search_path: it costs a GUC save and restore on every row; every name below\n\
+         -- is schema-qualified or resolves in pg_catalog, which is searched first.\n\
          SET LOCAL ROLE {o};\n\
          CREATE OR REPLACE FUNCTION {s}.{f}() RETURNS trigger\n\
-         LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp\n\
+         LANGUAGE plpgsql SECURITY DEFINER\n\
          AS $f$\n\
          BEGIN\n    \
              IF TG_OP = 'INSERT' THEN\n        {ins}\n    \
