@@ -88,7 +88,11 @@ async fn tenant_tx(pool: &TenantPool, tenant: &TenantId, k: i32) {
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() {
-    let rows: u64 = std::env::var("TG_BENCH_ROWS").ok().and_then(|v| v.parse().ok()).unwrap_or(1_000_000);
+    // `cargo test --all-targets` runs this binary without `--bench`: a quick smoke run then.
+    let quick = !std::env::args().any(|a| a == "--bench");
+    let scale = |n: usize| if quick { 2 } else { n };
+    let default_rows = if quick { 10_000 } else { 1_000_000 };
+    let rows: u64 = std::env::var("TG_BENCH_ROWS").ok().and_then(|v| v.parse().ok()).unwrap_or(default_rows);
     let cluster = Cluster::start_with(&ClusterOptions::default().set("shared_buffers", "256MB")).unwrap();
     cluster.create_database("bench").unwrap();
     cluster.psql("bench", SETUP).unwrap();
@@ -99,8 +103,8 @@ async fn main() {
     let scoped = TenantPool::connect(&app_url, TenantPoolOptions { max_connections: 1, ..Default::default() }).await.unwrap();
     let plain = PgPoolOptions::new().max_connections(1).connect(&app_url).await.unwrap();
     let plain_noping = PgPoolOptions::new().max_connections(1).test_before_acquire(false).connect(&app_url).await.unwrap();
-    let (rounds, iters) = (41, 500);
-    for i in 0..500 {
+    let (rounds, iters) = (scale(41), scale(500));
+    for i in 0..scale(500) as i32 {
         plain_tx(&plain, i % 1000 + 1).await;
         tenant_tx(&scoped, &tenants[0], i % 1000 + 1).await;
     }
@@ -148,11 +152,11 @@ async fn main() {
             tx.commit().await.unwrap();
         }
     };
-    for i in 0..300 {
+    for i in 0..scale(300) {
         rls_count(i).await;
         where_count(i).await;
     }
-    let (rounds, iters) = (31, 200);
+    let (rounds, iters) = (scale(31), scale(200));
     let t = interleave(rounds, iters, where_count, rls_count).await;
     report(&format!("aggregate over one tenant's rows, {rows} rows / 1000 tenants"), "A: no RLS, WHERE tenant_id = $1", "B: forced RLS policy, no WHERE", iters, t);
     let rls_page = |i: usize| {
@@ -172,7 +176,7 @@ async fn main() {
             tx.commit().await.unwrap();
         }
     };
-    let (rounds, iters) = (31, 500);
+    let (rounds, iters) = (scale(31), scale(500));
     let t = interleave(rounds, iters, where_page, rls_page).await;
     report(&format!("page of 20 newest rows of one tenant, {rows} rows / 1000 tenants"), "A: no RLS, WHERE tenant_id = $1", "B: forced RLS policy, no WHERE", iters, t);
 }

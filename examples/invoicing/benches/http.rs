@@ -93,6 +93,8 @@ async fn run(port: u16, make: &(dyn Fn(usize) -> String + Sync), per_client: usi
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
+    // `cargo test --all-targets` runs this binary without `--bench`: a quick smoke run then.
+    let quick = !std::env::args().any(|a| a == "--bench");
     let cluster = Cluster::start().unwrap();
     cluster.create_database("invoicing").unwrap();
     invoicing::migrate::apply(&cluster.url("invoicing")).await.unwrap();
@@ -113,7 +115,7 @@ async fn main() {
         let res = full.clone().oneshot(call("POST", "/customers", json!({ "name": "c" }))).await.unwrap();
         let bytes = http_body_util::BodyExt::collect(res.into_body()).await.unwrap().to_bytes();
         let customer: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
-        for i in 0..20 {
+        for i in 0..if quick { 2 } else { 20 } {
             let body = json!({ "customer_id": customer["id"], "number": format!("{i}"), "lines": [{ "description": "x", "quantity": 1, "unit_cents": 100 }] });
             full.clone().oneshot(call("POST", "/invoices", body)).await.unwrap();
         }
@@ -125,11 +127,11 @@ async fn main() {
     let full_req = |i: usize| format!("GET /invoices HTTP/1.1\r\nhost: 127.0.0.1\r\nauthorization: Bearer {}\r\n\r\n", tokens[i % TENANTS]);
     let bare_req = |i: usize| format!("GET /invoices HTTP/1.1\r\nhost: 127.0.0.1\r\nx-tenant-id: {}\r\n\r\n", tenant(i % TENANTS));
 
-    let per_client = 250;
+    let (per_client, round_count) = if quick { (5, 2) } else { (250, 15) };
     run(full_port, &full_req, per_client, 0).await;
     run(bare_port, &bare_req, per_client, 0).await;
     let mut rounds = Vec::new();
-    for round in 0..15 {
+    for round in 0..round_count {
         let (tb, tf) = if round % 2 == 0 {
             let tb = run(bare_port, &bare_req, per_client, round).await;
             (tb, run(full_port, &full_req, per_client, round).await)
