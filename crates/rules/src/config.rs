@@ -1,0 +1,167 @@
+//! `tenantguard.toml`: who the application is, how it names its tenant, and what is
+//! deliberately shared. Unknown keys are errors: a typo must not silently widen an audit.
+
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Roles the application queries as (login roles or roles it `SET ROLE`s to).
+    #[serde(default)]
+    pub app_roles: Vec<String>,
+    /// Settings that carry the tenant (`app.current_tenant`); detected from policies when empty.
+    #[serde(default)]
+    pub tenant_settings: Vec<String>,
+    /// Column names that hold the tenant; replaces the defaults when given.
+    #[serde(default)]
+    pub tenant_columns: Vec<String>,
+    /// JWT claim names that carry the tenant (`auth.jwt() ->> 'tenant_id'`); defaults to the tenant columns.
+    #[serde(default)]
+    pub tenant_claims: Vec<String>,
+    /// Append-only audit log tables (`schema.table`); detected by name when empty.
+    #[serde(default)]
+    pub audit_tables: Vec<String>,
+    /// Tables with no tenant data (price lists, countries).
+    #[serde(default)]
+    pub global_tables: Vec<Exemption>,
+    /// Findings accepted on purpose, each with its reason.
+    #[serde(default)]
+    pub exempt: Vec<Exemption>,
+    /// Lint: where migrations live and how they are laid out (read by `tenantguard lint`).
+    #[serde(default)]
+    pub lint: Option<toml::Table>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Exemption {
+    /// `schema.table` (or another object name as findings print it).
+    #[serde(alias = "object")]
+    pub table: String,
+    /// Only this rule (for `exempt`); every rule when absent.
+    #[serde(default)]
+    pub rule: Option<String>,
+    pub reason: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read config file {path}: {source}")]
+    Read { path: String, source: std::io::Error },
+    #[error("config file {path} is invalid: {message}")]
+    Invalid { path: String, message: String },
+}
+
+pub const DEFAULT_TENANT_COLUMNS: &[&str] = &[
+    "tenant_id",
+    "tenant",
+    "tenant_uuid",
+    "org_id",
+    "organization_id",
+    "organisation_id",
+    "account_id",
+    "workspace_id",
+    "company_id",
+];
+
+impl Config {
+    pub fn parse(text: &str, path: &str) -> Result<Config, ConfigError> {
+        let config: Config = toml::from_str(text).map_err(|e| ConfigError::Invalid {
+            path: path.to_string(),
+            message: e.message().to_string() + &e.span().map(|s| format!(" (at byte {})", s.start)).unwrap_or_default(),
+        })?;
+        config.validate(path)?;
+        Ok(config)
+    }
+
+    pub fn load(path: &str) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read { path: path.to_string(), source })?;
+        Config::parse(&text, path)
+    }
+
+    fn validate(&self, path: &str) -> Result<(), ConfigError> {
+        let invalid = |m: String| ConfigError::Invalid { path: path.to_string(), message: m };
+        for e in self.global_tables.iter().chain(&self.exempt) {
+            if e.reason.trim().is_empty() {
+                return Err(invalid(format!("the exemption for `{}` needs a non-empty reason", e.table)));
+            }
+            if e.table.trim().is_empty() {
+                return Err(invalid("an exemption names no table".into()));
+            }
+        }
+        for name in self.tenant_settings.iter() {
+            if !name.contains('.') {
+                return Err(invalid(format!("tenant setting `{name}` must be a custom setting with a prefix, like app.current_tenant")));
+            }
+        }
+        Ok(())
+    }
+
+    pub fn tenant_columns(&self) -> Vec<String> {
+        if self.tenant_columns.is_empty() {
+            DEFAULT_TENANT_COLUMNS.iter().map(|s| s.to_string()).collect()
+        } else {
+            self.tenant_columns.clone()
+        }
+    }
+
+    pub fn is_tenant_column(&self, name: &str) -> bool {
+        if self.tenant_columns.is_empty() {
+            DEFAULT_TENANT_COLUMNS.contains(&name)
+        } else {
+            self.tenant_columns.iter().any(|c| c == name)
+        }
+    }
+
+    pub fn tenant_claims(&self) -> Vec<String> {
+        let mut claims = if self.tenant_claims.is_empty() { self.tenant_columns() } else { self.tenant_claims.clone() };
+        if self.tenant_claims.is_empty() {
+            claims.extend(["org".to_string(), "tenant".to_string(), "organization".to_string()]);
+        }
+        claims
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rejects_unknown_keys_and_bad_types_with_the_reason() {
+        let err = Config::parse("app_role = ['x']", "t.toml").unwrap_err().to_string();
+        assert!(err.contains("app_role"), "{err}");
+        let err = Config::parse("app_roles = 'x'", "t.toml").unwrap_err().to_string();
+        assert!(err.contains("t.toml"), "{err}");
+        let err = Config::parse("[[global_tables]]\ntable = 'public.plans'\nreason = ''", "t.toml").unwrap_err().to_string();
+        assert!(err.contains("reason"), "{err}");
+    }
+
+    #[test]
+    fn reads_a_full_config() {
+        let c = Config::parse(
+            "app_roles = ['app']\ntenant_settings = ['app.current_tenant']\n[[global_tables]]\ntable = 'public.plans'\nreason = 'price list'\n",
+            "t.toml",
+        )
+        .unwrap();
+        assert_eq!(c.app_roles, vec!["app"]);
+        assert_eq!(c.global_tables[0].reason, "price list");
+    }
+
+    #[test]
+    fn arbitrary_input_never_panics() {
+        // A tiny deterministic fuzz over byte soup and near-valid documents.
+        let pieces = ["app_roles", "=", "[", "]", "'x'", "\n", "[[exempt]]", "table", "reason", "\"", "{", "}", "1", "true", "é", "\0"];
+        let mut seed: u64 = 0x9e3779b97f4a7c15;
+        for _ in 0..5000 {
+            let mut doc = String::new();
+            for _ in 0..(seed % 12) {
+                seed ^= seed << 13;
+                seed ^= seed >> 7;
+                seed ^= seed << 17;
+                doc.push_str(pieces[(seed % pieces.len() as u64) as usize]);
+                doc.push(' ');
+            }
+            let _ = Config::parse(&doc, "fuzz.toml");
+        }
+    }
+}

@@ -1,0 +1,6 @@
+-- include: base
+-- include: invoices
+-- config: app_roles = ["app_user"]
+-- forbid: app-roles-assumed
+-- clean
+-- isolated: SELECT count(*) FROM invoices WHERE tenant_id <> 'aaaaaaaa-aaaa-aaaa-aaaa-aaaaaaaaaaaa'

@@ -1,0 +1,5 @@
+-- include: base
+-- include: invoices
+-- forbid: policy-context-per-row
+-- clean
+-- isolated: SELECT count(*) FROM invoices WHERE tenant_id <> 'aaaaaaaa-aaaa-aaaa-aaaa-aaaaaaaaaaaa'

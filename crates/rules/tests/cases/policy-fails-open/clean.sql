@@ -1,0 +1,7 @@
+-- Unset context: current_setting(..., true) is NULL and matches nothing; empty: the uuid cast fails.
+-- include: base
+-- include: invoices
+-- forbid: policy-fails-open
+-- clean
+-- tenant: <unset>
+-- isolated: SELECT count(*) FROM invoices WHERE tenant_id <> 'aaaaaaaa-aaaa-aaaa-aaaa-aaaaaaaaaaaa'

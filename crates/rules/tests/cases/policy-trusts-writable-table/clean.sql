@@ -1,0 +1,21 @@
+-- Memberships are read-only to the application (granted through an audited admin path).
+-- include: base
+-- include: invoices
+-- include: supabase
+-- forbid: policy-trusts-writable-table
+-- forbid: policy-pins-user-not-tenant
+-- clean
+-- setting: request.jwt.claim.sub
+-- tenant: 11111111-1111-1111-1111-111111111111
+-- isolated: INSERT INTO memberships VALUES ('11111111-1111-1111-1111-111111111111', 'bbbbbbbb-bbbb-bbbb-bbbb-bbbbbbbbbbbb'); SELECT count(*) FROM invoices WHERE tenant_id <> 'aaaaaaaa-aaaa-aaaa-aaaa-aaaaaaaaaaaa'
+CREATE TABLE memberships (user_id uuid NOT NULL, tenant_id uuid NOT NULL REFERENCES tenants (id), PRIMARY KEY (tenant_id, user_id));
+INSERT INTO memberships VALUES ('11111111-1111-1111-1111-111111111111', 'aaaaaaaa-aaaa-aaaa-aaaa-aaaaaaaaaaaa');
+ALTER TABLE memberships OWNER TO app_owner;
+ALTER TABLE memberships ENABLE ROW LEVEL SECURITY;
+ALTER TABLE memberships FORCE ROW LEVEL SECURITY;
+CREATE POLICY own_memberships ON memberships USING (user_id = (SELECT auth.uid()));
+DROP POLICY tenant_isolation ON invoices;
+CREATE POLICY member_of ON invoices USING (tenant_id IN (SELECT m.tenant_id FROM memberships m WHERE m.user_id = (SELECT auth.uid())));
+GRANT SELECT ON memberships TO app_user;
+DROP POLICY tenant_self ON tenants;
+CREATE POLICY tenant_self ON tenants USING (id IN (SELECT m.tenant_id FROM memberships m WHERE m.user_id = (SELECT auth.uid())));

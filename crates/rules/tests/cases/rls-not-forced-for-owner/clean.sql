@@ -1,0 +1,5 @@
+-- include: base
+-- include: invoices
+-- forbid: rls-not-forced-for-owner
+-- clean
+-- isolated: SELECT count(*) FROM invoices WHERE tenant_id <> 'aaaaaaaa-aaaa-aaaa-aaaa-aaaaaaaaaaaa'

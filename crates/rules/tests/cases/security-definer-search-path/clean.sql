@@ -1,0 +1,9 @@
+-- include: base
+-- include: invoices
+-- forbid: security-definer-search-path
+-- clean
+-- isolated: CREATE TEMP TABLE invoices (tenant_id uuid, total numeric); INSERT INTO invoices SELECT 'aaaaaaaa-aaaa-aaaa-aaaa-aaaaaaaaaaaa', 0 FROM generate_series(1, 5); SELECT count_mine() - 1
+CREATE FUNCTION count_mine() RETURNS bigint LANGUAGE plpgsql SECURITY DEFINER SET search_path = public, pg_temp AS $$
+BEGIN
+  RETURN (SELECT count(*) FROM invoices WHERE tenant_id = current_setting('app.current_tenant')::uuid);
+END $$;

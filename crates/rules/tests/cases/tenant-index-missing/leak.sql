@@ -1,0 +1,4 @@
+-- include: base
+-- include: invoices
+-- expect: tenant-index-missing public.invoices
+DROP INDEX invoices_tenant;

@@ -1,0 +1,11 @@
+-- Tenant A learns that tenant B has this customer: the insert fails on the unique index.
+-- include: base
+-- expect: unique-without-tenant public.customers
+CREATE TABLE customers (id bigserial PRIMARY KEY, tenant_id uuid NOT NULL REFERENCES tenants (id), email text NOT NULL);
+INSERT INTO customers (tenant_id, email) VALUES ('bbbbbbbb-bbbb-bbbb-bbbb-bbbbbbbbbbbb', 'ceo@bigco.example');
+ALTER TABLE customers OWNER TO app_owner;
+ALTER TABLE customers ENABLE ROW LEVEL SECURITY; ALTER TABLE customers FORCE ROW LEVEL SECURITY;
+CREATE POLICY tenant_isolation ON customers USING (tenant_id = (SELECT current_setting('app.current_tenant', true)::uuid));
+GRANT SELECT, INSERT ON customers TO app_user; GRANT USAGE ON SEQUENCE customers_id_seq TO app_user;
+CREATE UNIQUE INDEX customers_email ON customers (email);
+CREATE INDEX ON customers (tenant_id);

@@ -1,0 +1,8 @@
+-- USING doubles as WITH CHECK: one ALL policy pins reads and writes.
+-- include: base
+-- include: invoices
+-- forbid: write-policy-not-tenant-scoped
+-- clean
+-- isolated: INSERT INTO invoices VALUES (99, 'bbbbbbbb-bbbb-bbbb-bbbb-bbbbbbbbbbbb', 1); SELECT 1
+-- isolated: UPDATE invoices SET tenant_id = 'bbbbbbbb-bbbb-bbbb-bbbb-bbbbbbbbbbbb'; RESET ROLE; SELECT count(*) FROM invoices WHERE id = 1 AND tenant_id = 'bbbbbbbb-bbbb-bbbb-bbbb-bbbbbbbbbbbb'
+-- isolated: DELETE FROM invoices; RESET ROLE; SELECT count(*) FROM (SELECT 1) x WHERE NOT EXISTS (SELECT 1 FROM invoices WHERE id = 2)
