@@ -32,7 +32,9 @@ async fn bad_tenants_and_tokens_are_refused_before_the_database() {
     let claims = |tenant: &str, exp: u64| json!({ "sub": "u", "tenant": tenant, "plan": "pro", "exp": exp });
     let bearer = |t: String| format!("Bearer {t}");
     let unsigned = format!("{}.{}.", b64url(br#"{"alg":"none","typ":"JWT"}"#), b64url(claims(&good, now() + 600).to_string().as_bytes()));
-    let cases: Vec<(&str, Vec<(&str, String)>, StatusCode, &str)> = vec![
+    // (what, headers, expected status, expected error code)
+    type Case<'a> = (&'a str, Vec<(&'a str, String)>, StatusCode, &'a str);
+    let cases: Vec<Case> = vec![
         ("no credentials", vec![], StatusCode::UNAUTHORIZED, "unauthenticated"),
         ("tenant is not an id", vec![("authorization", bearer(token_with(claims("acme", now() + 600), SECRET)))], StatusCode::BAD_REQUEST, "invalid_tenant"),
         ("sql in the tenant", vec![("authorization", bearer(token_with(claims("1' OR '1'='1", now() + 600), SECRET)))], StatusCode::BAD_REQUEST, "invalid_tenant"),
