@@ -12,13 +12,15 @@ pub const ANCHOR_TAG: &[u8] = b"tgal1/anchor";
 /// Microseconds between the Unix epoch and PostgreSQL's (2000-01-01).
 pub const PG_EPOCH_OFFSET_MICROS: i64 = 946_684_800_000_000;
 
-/// A field: big-endian i32 byte length then the bytes; NULL is length -1 and no bytes.
+/// A field: 0x01, its bytes, 0x00; NULL is the single byte 0x00. Unambiguous because
+/// PostgreSQL text never contains a NUL byte (and the SQL twin references each field once).
 pub fn enc(out: &mut Vec<u8>, v: Option<&[u8]>) {
     match v {
-        None => out.extend_from_slice(&(-1i32).to_be_bytes()),
+        None => out.push(0),
         Some(b) => {
-            out.extend_from_slice(&(b.len() as i32).to_be_bytes());
+            out.push(1);
             out.extend_from_slice(b);
+            out.push(0);
         }
     }
 }
@@ -63,8 +65,8 @@ pub fn link_bytes_into(out: &mut Vec<u8>, prev: &[u8], l: &Link<'_>) {
     out.clear();
     out.extend_from_slice(LINK_TAG);
     out.extend_from_slice(prev);
-    enc(out, Some(l.tenant_id));
     out.extend_from_slice(&l.seq.to_be_bytes());
+    enc(out, Some(l.tenant_id));
     enc(out, l.actor);
     enc(out, Some(l.action));
     enc(out, Some(l.entity));

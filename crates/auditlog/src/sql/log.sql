@@ -70,12 +70,13 @@ DROP POLICY IF EXISTS tenant_reads_own ON @schema@.log;
 CREATE POLICY tenant_reads_own ON @schema@.log FOR SELECT
     USING (tenant_id = current_setting('app.current_tenant', true));
 
--- Canonical encoding v1 (docs/audit-log.md): a text field is its UTF-8 bytes prefixed
--- by their length as a big-endian int4; NULL is the length -1 with no bytes.
+-- Canonical encoding v1 (docs/audit-log.md): a text field is 0x01, its UTF-8 bytes, 0x00;
+-- NULL is the single byte 0x00. PostgreSQL text never holds a NUL byte, so this is
+-- unambiguous, and each field is referenced once, which keeps these SQL functions inlinable
+-- without evaluating an argument twice.
 CREATE OR REPLACE FUNCTION @schema@.enc(v text) RETURNS bytea
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
-AS $f$ SELECT CASE WHEN v IS NULL THEN '\xffffffff'::bytea
-                   ELSE int4send(octet_length(convert_to(v, 'UTF8'))) || convert_to(v, 'UTF8') END $f$;
+AS $f$ SELECT coalesce('\x01'::bytea || convert_to(v, 'UTF8') || '\x00'::bytea, '\x00'::bytea) $f$;
 
 CREATE OR REPLACE FUNCTION @schema@.ts_text(t timestamptz) RETURNS text
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
@@ -87,25 +88,31 @@ LANGUAGE sql IMMUTABLE PARALLEL SAFE
 AS $f$ SELECT sha256('\x7467616c312f7061796c6f6164'::bytea
                      || @schema@.enc(old_value::text) || @schema@.enc(new_value::text)) $f$;
 
--- 'tgal1/link' || prev || enc(tenant) || int8(seq) || enc(actor) || enc(action)
---   || enc(entity) || enc(entity_id) || enc(at as UTC text) || int8(txid) || payload_hash
+-- The part of a link that does not depend on its place in the chain:
+-- enc(tenant) || enc(actor) || enc(action) || enc(entity) || enc(entity_id) || enc(at as UTC text) || int8(txid)
+CREATE OR REPLACE FUNCTION @schema@.link_body(tenant_id text, actor text, action text, entity text,
+    entity_id text, at timestamptz, txid bigint)
+RETURNS bytea LANGUAGE sql IMMUTABLE PARALLEL SAFE
+AS $f$ SELECT @schema@.enc(tenant_id) || @schema@.enc(actor) || @schema@.enc(action) || @schema@.enc(entity)
+              || @schema@.enc(entity_id) || @schema@.enc(@schema@.ts_text(at)) || int8send(txid) $f$;
+
+-- sha256('tgal1/link' || prev || int8(seq) || link_body || payload_hash)
 CREATE OR REPLACE FUNCTION @schema@.link_hash(prev bytea, tenant_id text, seq bigint, actor text,
     action text, entity text, entity_id text, at timestamptz, txid bigint, payload_hash bytea)
 RETURNS bytea LANGUAGE sql IMMUTABLE PARALLEL SAFE
-AS $f$ SELECT sha256('\x7467616c312f6c696e6b'::bytea || prev || @schema@.enc(tenant_id) || int8send(seq)
-                     || @schema@.enc(actor) || @schema@.enc(action) || @schema@.enc(entity)
-                     || @schema@.enc(entity_id) || @schema@.enc(@schema@.ts_text(at)) || int8send(txid)
-                     || payload_hash) $f$;
+AS $f$ SELECT sha256('\x7467616c312f6c696e6b'::bytea || prev || int8send(seq)
+                     || @schema@.link_body(tenant_id, actor, action, entity, entity_id, at, txid) || payload_hash) $f$;
 
 -- Seal one tenant's committed, unsealed rows in id order. The per-tenant lock is held
 -- only for this short transaction, never by the writers, so a hot tenant's writes do not
 -- queue behind each other; a concurrent sealer skips the tenant instead of waiting.
+-- Hash inputs are computed set-based in the loop's query; the loop only chains them.
 CREATE OR REPLACE FUNCTION @schema@.seal_tenant(p_tenant text, max_rows integer DEFAULT 10000)
 RETURNS integer LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 AS $f$
 DECLARE
-    h_seq bigint; h_hash bytea; r record; ph bytea; n integer := 0;
-    ids bigint[] := '{}'; seqs bigint[] := '{}'; phs bytea[] := '{}'; prevs bytea[] := '{}'; hashes bytea[] := '{}';
+    h_seq bigint; h_hash bytea; first_seq bigint; first_prev bytea; r record; n integer := 0;
+    ids bigint[] := '{}'; ats timestamptz[] := '{}'; phs bytea[] := '{}'; hashes bytea[] := '{}';
 BEGIN
     IF NOT pg_try_advisory_xact_lock(1952539756, hashtext(p_tenant)) THEN
         RETURN 0;
@@ -118,23 +125,24 @@ BEGIN
             h_seq := 0; h_hash := '\x0000000000000000000000000000000000000000000000000000000000000000';
         END IF;
     END IF;
-    FOR r IN SELECT l.id, l.actor, l.action, l.entity, l.entity_id, l.old_value, l.new_value, l.at, l.txid
+    first_seq := h_seq; first_prev := h_hash;
+    FOR r IN SELECT l.id, l.at, @schema@.payload_hash(l.old_value, l.new_value) AS ph,
+                    @schema@.link_body(l.tenant_id, l.actor, l.action, l.entity, l.entity_id, l.at, l.txid) AS body
                FROM @schema@.log l WHERE l.tenant_id = p_tenant AND l.seq IS NULL
               ORDER BY l.id LIMIT max_rows
     LOOP
-        ph := @schema@.payload_hash(r.old_value, r.new_value);
-        prevs := prevs || h_hash;
         h_seq := h_seq + 1;
-        h_hash := @schema@.link_hash(h_hash, p_tenant, h_seq, r.actor, r.action, r.entity, r.entity_id, r.at, r.txid, ph);
-        ids := ids || r.id; seqs := seqs || h_seq; phs := phs || ph; hashes := hashes || h_hash;
+        h_hash := sha256('\x7467616c312f6c696e6b'::bytea || h_hash || int8send(h_seq) || r.body || r.ph);
+        ids := ids || r.id; ats := ats || r.at; phs := phs || r.ph; hashes := hashes || h_hash;
         n := n + 1;
     END LOOP;
     IF n = 0 THEN
         RETURN 0;
     END IF;
-    UPDATE @schema@.log l SET seq = u.seq, payload_hash = u.ph, prev_hash = u.prev, hash = u.h
-      FROM unnest(ids, seqs, phs, prevs, hashes) AS u(id, seq, ph, prev, h)
-     WHERE l.tenant_id = p_tenant AND l.seq IS NULL AND l.id = u.id;
+    UPDATE @schema@.log l SET seq = first_seq + u.i, payload_hash = u.ph, prev_hash = u.prev, hash = u.h
+      FROM (SELECT x.id, x.at, x.ph, x.h, x.i, coalesce(lag(x.h) OVER (ORDER BY x.i), first_prev) AS prev
+              FROM unnest(ids, ats, phs, hashes) WITH ORDINALITY AS x(id, at, ph, h, i)) u
+     WHERE l.tenant_id = p_tenant AND l.seq IS NULL AND l.id = u.id AND l.at = u.at;
     INSERT INTO @schema@.head AS h (tenant_id, seq, hash) VALUES (p_tenant, h_seq, h_hash)
         ON CONFLICT (tenant_id) DO UPDATE SET seq = excluded.seq, hash = excluded.hash, sealed_at = now();
     RETURN n;
