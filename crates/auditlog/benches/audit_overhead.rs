@@ -1,4 +1,5 @@
-//! pgbench-style overhead of the audit log: no audit vs trigger audit vs trigger audit +
+//! pgbench-style overhead of the audit log: no audit vs a plain jsonb trigger (reference)
+//! vs trigger audit vs trigger audit +
 //! chain (sealer running alongside), 2 clients, 1 and 100 tenants, insert and update,
 //! variants interleaved in rounds. Then verify throughput over everything written.
 //!
@@ -21,6 +22,8 @@ const PRELOAD: i64 = 20_000;
 #[derive(Clone, Copy, PartialEq)]
 enum Variant {
     Plain,
+    /// In-run reference: a plain tenant jsonb trigger (no guards, no chain, no partitions).
+    Reference,
     Trigger,
     Chain,
 }
@@ -29,6 +32,7 @@ impl Variant {
     fn table(self, tenants: u32) -> String {
         let v = match self {
             Variant::Plain => "plain",
+            Variant::Reference => "ref",
             Variant::Trigger => "trig",
             Variant::Chain => "chain",
         };
@@ -106,13 +110,28 @@ fn setup(cluster: &Cluster) {
     cluster.create_database("bench").unwrap();
     let mut ddl = String::from("CREATE ROLE app_user LOGIN;\n");
     for tenants in [1u32, 100] {
-        for v in [Variant::Plain, Variant::Trigger, Variant::Chain] {
+        for v in [Variant::Plain, Variant::Reference, Variant::Trigger, Variant::Chain] {
             let t = v.table(tenants);
             ddl.push_str(&format!(
                 "CREATE TABLE {t} (id bigserial PRIMARY KEY, tenant_id text NOT NULL, amount numeric NOT NULL, note text);\n\
                  INSERT INTO {t} (tenant_id, amount, note) SELECT 't' || (g % {tenants}), g, 'preload' FROM generate_series(1, {PRELOAD}) g;\n"
             ));
         }
+    }
+    ddl.push_str(
+        "CREATE TABLE public.jsonb_audit (id bigserial PRIMARY KEY, tenant_id text, actor text, action text, entity text,\n\
+             old_value jsonb, new_value jsonb, at timestamptz NOT NULL DEFAULT now());\n\
+         CREATE FUNCTION public.jsonb_audit_capture() RETURNS trigger LANGUAGE plpgsql AS $f$ BEGIN\n\
+             INSERT INTO public.jsonb_audit (tenant_id, actor, action, entity, old_value, new_value)\n\
+             VALUES (coalesce(NEW.tenant_id, OLD.tenant_id), current_setting('app.current_actor', true), TG_OP, TG_TABLE_NAME,\n\
+                     CASE WHEN TG_OP <> 'INSERT' THEN to_jsonb(OLD) END, CASE WHEN TG_OP <> 'DELETE' THEN to_jsonb(NEW) END);\n\
+             RETURN NULL; END $f$;\n",
+    );
+    for tenants in [1u32, 100] {
+        ddl.push_str(&format!(
+            "CREATE TRIGGER audit AFTER INSERT OR UPDATE OR DELETE ON {} FOR EACH ROW EXECUTE FUNCTION public.jsonb_audit_capture();\n",
+            Variant::Reference.table(tenants)
+        ));
     }
     cluster.psql("bench", &ddl).unwrap();
     for (schema, v) in [("audit_t", Variant::Trigger), ("audit_c", Variant::Chain)] {
@@ -136,19 +155,22 @@ async fn main() {
     setup(&cluster);
     let url = cluster.url("bench");
     println!("audit_overhead: 2 clients, {secs}s phases, {rounds} rounds interleaved, synchronous_commit off");
-    println!("{:<22} {:>10} {:>10} {:>10} {:>9} {:>9}", "workload", "none tps", "trig tps", "chain tps", "trig x", "chain x");
+    println!(
+        "{:<20} {:>9} {:>9} {:>9} {:>9} {:>7} {:>7} {:>7}",
+        "workload", "none tps", "ref tps", "trig tps", "chain tps", "ref x", "trig x", "chain x"
+    );
     for update in [false, true] {
         for tenants in [100u32, 1] {
-            let mut tps = [0.0f64; 3];
+            let mut tps = [0.0f64; 4];
             for _ in 0..rounds {
-                for (i, v) in [Variant::Plain, Variant::Trigger, Variant::Chain].into_iter().enumerate() {
+                for (i, v) in [Variant::Plain, Variant::Reference, Variant::Trigger, Variant::Chain].into_iter().enumerate() {
                     tps[i] += phase(&url, v, tenants, update, secs).await / rounds as f64;
                 }
             }
             let name = format!("{} {} tenant{}", if update { "update" } else { "insert" }, tenants, if tenants > 1 { "s" } else { "" });
             println!(
-                "{:<22} {:>10.0} {:>10.0} {:>10.0} {:>8.2}x {:>8.2}x",
-                name, tps[0], tps[1], tps[2], tps[1] / tps[0], tps[2] / tps[0]
+                "{:<20} {:>9.0} {:>9.0} {:>9.0} {:>9.0} {:>6.2}x {:>6.2}x {:>6.2}x",
+                name, tps[0], tps[1], tps[2], tps[3], tps[1] / tps[0], tps[2] / tps[0], tps[3] / tps[0]
             );
         }
     }
