@@ -254,9 +254,13 @@ LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
 AS $f$
 BEGIN
     IF NOT EXISTS (SELECT 1 FROM pg_trigger WHERE tgrelid = p AND tgname = 'audit_guard_truncate') THEN
+        -- A trigger is born ENABLE (origin) and the DDL guard checks after each command:
+        -- tell it this one is about to become ENABLE ALWAYS (partitions: owner-only objects).
+        PERFORM set_config('@schema@.adding_partition', 'on', true);
         EXECUTE format('CREATE TRIGGER audit_guard_truncate BEFORE TRUNCATE ON %s FOR EACH STATEMENT EXECUTE FUNCTION @schema@.guard()', p);
     END IF;
     EXECUTE format('ALTER TABLE %s ENABLE ALWAYS TRIGGER audit_guard_truncate', p);
+    PERFORM set_config('@schema@.adding_partition', 'off', true);
 END $f$;
 
 -- Monthly partitions from this month to months_ahead; the default partition catches
