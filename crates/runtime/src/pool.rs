@@ -46,6 +46,7 @@ struct Inner {
     options: TenantPoolOptions,
     concurrency: TenantConcurrency,
     audit_insert: String,
+    set_tenant: String,
 }
 
 /// A pool that hands out tenant-scoped transactions only.
@@ -79,8 +80,10 @@ impl TenantPool {
              VALUES ($1, $2, $3, $4, $5, $6)",
             options.audit_table
         );
+        // The setting name is checked config, like a table name; the tenant stays a parameter.
+        let set_tenant = format!("SELECT set_config('{}', $1, true)", options.tenant_setting);
         let concurrency = TenantConcurrency::new(options.max_tenant_transactions);
-        Ok(Self { inner: Arc::new(Inner { pool, options, concurrency, audit_insert }) })
+        Ok(Self { inner: Arc::new(Inner { pool, options, concurrency, audit_insert, set_tenant }) })
     }
 
     pub fn options(&self) -> &TenantPoolOptions {
@@ -110,8 +113,7 @@ impl TenantPool {
     async fn open(&self, tenant: &TenantId) -> Result<Transaction<'static, Postgres>, Error> {
         let mut tx = self.inner.pool.begin().await?;
         let want = tenant.to_string();
-        let got: Option<String> = sqlx::query_scalar("SELECT set_config($1, $2, true)")
-            .bind(&self.inner.options.tenant_setting)
+        let got: Option<String> = sqlx::query_scalar(&self.inner.set_tenant)
             .bind(&want)
             .persistent(!self.inner.options.pgbouncer)
             .fetch_one(&mut *tx)
