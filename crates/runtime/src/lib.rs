@@ -10,6 +10,39 @@
 //!   applies per-tenant rate limits and wraps the request in a span carrying the tenant.
 //! * [`jobs`] stamps the tenant into every job (an outbox written in the request's
 //!   transaction) and runs each job inside that tenant's transaction.
+//!
+//! Forgetting the tenant does not compile: there is no tenant-less `begin`,
+//!
+//! ```compile_fail
+//! async fn f(pool: tenantguard_runtime::TenantPool) {
+//!     let _tx = pool.begin().await;
+//! }
+//! ```
+//!
+//! no way to reach the underlying pool,
+//!
+//! ```compile_fail
+//! async fn f(pool: tenantguard_runtime::TenantPool) {
+//!     let _conn = pool.raw().acquire().await;
+//! }
+//! ```
+//!
+//! and a tenant is only made by parsing (no `From<String>` or public constructor):
+//!
+//! ```compile_fail
+//! let _t: tenantguard_runtime::TenantId = String::from("acme").into();
+//! ```
+//!
+//! whereas the tenant-scoped path does:
+//!
+//! ```no_run
+//! async fn f(pool: tenantguard_runtime::TenantPool) -> Result<(), tenantguard_runtime::Error> {
+//!     let tenant = tenantguard_runtime::TenantId::parse("7b0c2a5e-3f1d-4c8e-9a7b-1d2e3f4a5b6c")?;
+//!     let mut tx = pool.begin(&tenant).await?;
+//!     sqlx::query("SELECT 1").execute(tx.conn()).await?;
+//!     tx.commit().await
+//! }
+//! ```
 
 mod audit;
 mod error;
