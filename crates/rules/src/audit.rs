@@ -140,12 +140,12 @@ impl<'a> Audit<'a> {
         out
     }
 
-    /// "as app_user" or "as app_user (after SET ROLE reporting)".
-    pub fn as_role(&self, app: Oid, role: Oid) -> String {
+    /// "app_user" or "app_user (after SET ROLE reporting)".
+    pub fn who(&self, app: Oid, role: Oid) -> String {
         if app == role {
-            format!("as {}", self.access.role_name(app))
+            self.access.role_name(app)
         } else {
-            format!("as {} (after SET ROLE {})", self.access.role_name(app), self.access.role_name(role))
+            format!("{} (after SET ROLE {})", self.access.role_name(app), self.access.role_name(role))
         }
     }
 

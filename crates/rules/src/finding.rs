@@ -63,6 +63,13 @@ pub struct Finding {
     /// A policy, constraint or trigger name inside `object`, when one is to blame.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub detail: Option<String>,
+    /// Where in the source (lint: the migration statement that made the object), 1-based.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub file: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub line: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub column: Option<u32>,
 }
 
 impl Finding {
@@ -75,6 +82,9 @@ impl Finding {
             fix: String::new(),
             object_kind: Some(kind),
             detail: None,
+            file: None,
+            line: None,
+            column: None,
         }
     }
 
@@ -86,6 +96,11 @@ impl Finding {
     pub fn fix(mut self, f: impl Into<String>) -> Self {
         self.fix = f.into();
         self
+    }
+
+    /// A stable identity for baselines and SARIF fingerprints: rule, object and detail.
+    pub fn key(&self) -> String {
+        format!("{}|{}|{}", self.rule, self.object, self.detail.as_deref().unwrap_or(""))
     }
 
     pub fn detail(mut self, d: impl Into<String>) -> Self {

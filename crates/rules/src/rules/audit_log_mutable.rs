@@ -41,12 +41,12 @@ fn check(a: &Audit) -> Vec<Finding> {
         }
         for (app, role) in a.acting_roles() {
             if a.access.has_privs_of(role, rel.owner) {
-                problems.push(format!("{} acts as its owner {} (can disable triggers, truncate, drop)", a.as_role(app, role).trim_start_matches("as "), a.access.role_name(rel.owner)));
+                problems.push(format!("{} acts as its owner {} (can disable triggers, truncate, drop)", a.who(app, role), a.access.role_name(rel.owner)));
                 continue;
             }
             for (p, name) in [(Privilege::Update, "UPDATE"), (Privilege::Delete, "DELETE"), (Privilege::Truncate, "TRUNCATE")] {
                 if a.access.any_column_privilege(role, rel, p) {
-                    problems.push(format!("{} holds {name}", a.as_role(app, role).trim_start_matches("as ")));
+                    problems.push(format!("{} holds {name}", a.who(app, role)));
                 }
             }
         }

@@ -21,7 +21,7 @@ fn check(a: &Audit) -> Vec<Finding> {
             .acting_roles()
             .into_iter()
             .filter(|(_, role)| a.access.reaches(*role, rel))
-            .map(|(app, role)| a.as_role(app, role))
+            .map(|(app, role)| a.who(app, role))
             .collect();
         let kind = if rel.is_partition { "partition" } else { "inheritance child" };
         let f = Finding::new(RULE.id, RULE.severity, ObjectKind::Table, rel.qualified().to_string())

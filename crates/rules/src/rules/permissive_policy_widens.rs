@@ -23,10 +23,10 @@ fn check(a: &Audit) -> Vec<Finding> {
             Some(
                 Finding::new(RULE.id, RULE.severity, ObjectKind::Table, g.rel.qualified().to_string())
                     .message(format!(
-                        "permissive policy {} {}; PostgreSQL ORs it with the tenant-scoped policies, so {} SELECT returns other tenants' rows",
+                        "permissive policy {} {}; PostgreSQL ORs it with the tenant-scoped policies, so as {}, SELECT returns other tenants' rows",
                         p.name,
                         g.verdict.describe(),
-                        a.as_role(g.app, g.role)
+                        a.who(g.app, g.role)
                     ))
                     .fix(format!(
                         "Add the tenant check to {0} too, or keep a RESTRICTIVE tenant guard that every query must pass: CREATE POLICY tenant_guard ON {1} AS RESTRICTIVE USING (tenant_id = (SELECT current_setting('app.current_tenant', true)::uuid))",

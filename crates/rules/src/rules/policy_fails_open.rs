@@ -22,9 +22,9 @@ fn check(a: &Audit) -> Vec<Finding> {
             let name = g.policy.map(|p| format!("policy {}", p.name)).unwrap_or_else(|| "the policies".into());
             let mut f = Finding::new(RULE.id, RULE.severity, ObjectKind::Table, g.rel.qualified().to_string())
                 .message(format!(
-                    "{name} fails open for {}: when the tenant context is unset or empty, `{branch}` admits every tenant's rows ({})",
+                    "{name} fails open for {}: when the tenant context is unset or empty, `{branch}` admits every tenant's rows (as {})",
                     g.op.describe(),
-                    a.as_role(g.app, g.role)
+                    a.who(g.app, g.role)
                 ))
                 .fix("Fail closed: compare the tenant column with the context only, e.g. USING (tenant_id = (SELECT current_setting('app.current_tenant', true)::uuid)); an unset context then matches nothing");
             if let Some(p) = g.policy {

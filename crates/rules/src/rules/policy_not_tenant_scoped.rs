@@ -19,13 +19,13 @@ fn check(a: &Audit) -> Vec<Finding> {
         .filter(|g| !g.verdict.pinned() && !g.beside_scoped_policy)
         .filter(|g| g.verdict.main_gap().is_none_or(|(gap, _)| *gap != Gap::FailOpen))
         .map(|g| {
-            let who = a.as_role(g.app, g.role);
+            let who = a.who(g.app, g.role);
             let what = match g.policy {
                 Some(p) => format!("policy {} {}", p.name, g.verdict.describe()),
                 None => format!("the policies together: {}", g.verdict.describe()),
             };
             let mut f = Finding::new(RULE.id, RULE.severity, ObjectKind::Table, g.rel.qualified().to_string())
-                .message(format!("{what}; {who}, SELECT returns other tenants' rows"))
+                .message(format!("{what}; as {who}, SELECT returns other tenants' rows"))
                 .fix(format!(
                     "Make every branch compare the tenant column with the context: USING (tenant_id = (SELECT current_setting('app.current_tenant', true)::uuid)) on {}",
                     g.rel.qualified()

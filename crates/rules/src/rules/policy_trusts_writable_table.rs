@@ -37,7 +37,7 @@ fn check(a: &Audit) -> Vec<Finding> {
                                 "policy {} takes the tenant from {}, which {} can insert into or update without tenant scoping: it can write itself a row for another tenant and then read that tenant's data",
                                 p.name,
                                 trusted.qualified(),
-                                a.as_role(app, role)
+                                a.who(app, role)
                             ))
                             .fix(format!(
                                 "REVOKE INSERT, UPDATE ON {0} FROM the application roles (manage it through an audited admin path), or give {0} a WITH CHECK that pins the tenant",

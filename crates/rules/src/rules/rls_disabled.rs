@@ -24,22 +24,50 @@ fn check(a: &Audit) -> Vec<Finding> {
             .acting_roles()
             .into_iter()
             .filter(|(_, role)| a.access.reaches(*role, rel))
-            .map(|(app, role)| a.as_role(app, role))
+            .map(|(app, role)| a.who(app, role))
             .collect();
-        let f = Finding::new(RULE.id, RULE.severity, ObjectKind::Table, rel.qualified().to_string()).fix(format!(
-            "ALTER TABLE {0} ENABLE ROW LEVEL SECURITY; ALTER TABLE {0} FORCE ROW LEVEL SECURITY; then add a policy such as \
-             CREATE POLICY tenant_isolation ON {0} USING (tenant_id = (SELECT current_setting('app.current_tenant', true)::uuid))",
-            rel.qualified()
-        ));
+        let f = Finding::new(RULE.id, RULE.severity, ObjectKind::Table, rel.qualified().to_string()).fix(fix_for(a, rel));
         out.push(if reachers.is_empty() {
             f.message("holds tenant data without row-level security; no application role can reach it today, so the first GRANT will leak every tenant's rows")
                 .severity_override(Severity::Minor)
         } else {
             f.message(format!(
-                "holds tenant data without row-level security: {} reads and writes every tenant's rows",
+                "holds tenant data without row-level security: {} can read and write every tenant's rows",
                 reachers.join(", ")
             ))
         });
     }
     out
+}
+
+/// The policy to add: on the tenant column, or through the parent for a child table.
+pub(crate) fn fix_for(a: &Audit, rel: &tenantguard_catalog::Relation) -> String {
+    let t = a.model.tables.get(&rel.oid);
+    let policy = match t.map(|t| (&t.columns, &t.via)) {
+        Some((_, crate::tenant::TenantVia::ForeignKey { parent, columns })) => {
+            let parent = a.relation(*parent).map(|p| p.qualified().to_string()).unwrap_or_default();
+            let key = a
+                .snapshot
+                .constraints_on(rel.oid)
+                .find(|c| c.columns == *columns)
+                .map(|c| c.referenced_columns.join(", "))
+                .unwrap_or_else(|| "id".into());
+            format!(
+                "CREATE POLICY tenant_isolation ON {} USING (EXISTS (SELECT 1 FROM {parent} p WHERE p.{key} = {}.{})) — or better, add the tenant column",
+                rel.qualified(),
+                rel.name,
+                columns.join(", ")
+            )
+        }
+        Some((cols, _)) if !cols.is_empty() => format!(
+            "CREATE POLICY tenant_isolation ON {} USING ({} = (SELECT current_setting('app.current_tenant', true)::uuid))",
+            rel.qualified(),
+            cols[0]
+        ),
+        _ => format!("CREATE POLICY tenant_isolation ON {} USING (…tenant check…)", rel.qualified()),
+    };
+    format!(
+        "ALTER TABLE {0} ENABLE ROW LEVEL SECURITY; ALTER TABLE {0} FORCE ROW LEVEL SECURITY; {policy}",
+        rel.qualified()
+    )
 }

@@ -22,7 +22,7 @@ fn check(a: &Audit) -> Vec<Finding> {
             let how = if role == rel.owner && app == role {
                 format!("{} owns it", a.access.role_name(app))
             } else {
-                format!("{} acts as its owner {owner}", a.as_role(app, role).trim_start_matches("as "))
+                format!("{} acts as its owner {owner}", a.who(app, role))
             };
             let fix = format!(
                 "Give the table to a NOLOGIN owner the application is not a member of (ALTER TABLE {0} OWNER TO app_owner; REVOKE app_owner FROM {1}), and ALTER TABLE {0} FORCE ROW LEVEL SECURITY",

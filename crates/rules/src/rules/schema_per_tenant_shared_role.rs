@@ -32,7 +32,7 @@ fn check(a: &Audit) -> Vec<Finding> {
             Finding::new(RULE.id, RULE.severity, ObjectKind::Role, a.access.role_name(app))
                 .message(format!(
                     "{} can read and write the tables of {} tenant schemas ({}{}): one wrong search_path or qualified name reads another tenant",
-                    a.as_role(app, role).trim_start_matches("as "),
+                    a.who(app, role),
                     reached.len(),
                     reached.iter().take(5).copied().collect::<Vec<_>>().join(", "),
                     if reached.len() > 5 { ", …" } else { "" }

@@ -19,7 +19,7 @@ fn check(a: &Audit) -> Vec<Finding> {
             .acting_roles()
             .into_iter()
             .filter(|(_, role)| a.access.can_execute(*role, f))
-            .map(|(app, role)| a.as_role(app, role))
+            .map(|(app, role)| a.who(app, role))
             .collect();
         if callers.is_empty() || a.body_uses_context(f) {
             continue;

@@ -23,7 +23,7 @@ fn check(a: &Audit) -> Vec<Finding> {
                 .into_iter()
                 .filter(|(_, role)| a.access.any_column_privilege(*role, target.rel, Privilege::Select))
                 .filter(|(_, role)| !a.read_scoped(target.rel, *role, 0))
-                .map(|(app, role)| a.as_role(app, role))
+                .map(|(app, role)| a.who(app, role))
                 .collect();
             if leaking.is_empty() || a.model.audit_tables.contains(&target.rel.oid) {
                 continue;

@@ -21,7 +21,7 @@ fn check(a: &Audit) -> Vec<Finding> {
             .acting_roles()
             .into_iter()
             .filter(|(_, role)| a.access.any_column_privilege(*role, view, Privilege::Select))
-            .map(|(app, role)| a.as_role(app, role))
+            .map(|(app, role)| a.who(app, role))
             .collect();
         if readers.is_empty() {
             continue;

@@ -1,0 +1,185 @@
+//! `tenantguard audit` and `tenantguard rules`.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::{bail, Context};
+use clap::{Args, ValueEnum};
+use tenantguard_catalog::reader::{connect, redact};
+use tenantguard_catalog::{read_snapshot, ReadOptions, Snapshot};
+use tenantguard_report::{render, Format, Report, DEFAULT_DOCS_URL};
+use tenantguard_rules::baseline::Baseline;
+use tenantguard_rules::{all_rules, Config, Finding, Severity};
+
+use crate::output::{color_wanted, emit, write_atomically};
+
+#[derive(Clone, Copy, ValueEnum)]
+pub enum OutputFormat {
+    Text,
+    Json,
+    Sarif,
+    Markdown,
+    Github,
+}
+
+impl OutputFormat {
+    pub fn format(self) -> Format {
+        match self {
+            OutputFormat::Text => Format::Text,
+            OutputFormat::Json => Format::Json,
+            OutputFormat::Sarif => Format::Sarif,
+            OutputFormat::Markdown => Format::Markdown,
+            OutputFormat::Github => Format::Github,
+        }
+    }
+}
+
+#[derive(Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub enum FailOn {
+    Critical,
+    Major,
+    Minor,
+    Never,
+}
+
+impl FailOn {
+    pub fn threshold(self) -> Option<Severity> {
+        match self {
+            FailOn::Critical => Some(Severity::Critical),
+            FailOn::Major => Some(Severity::Major),
+            FailOn::Minor => Some(Severity::Minor),
+            FailOn::Never => None,
+        }
+    }
+}
+
+/// Options shared by every command that audits a schema (audit, demo, lint).
+#[derive(Args, Clone, Default)]
+pub struct TenantOptions {
+    /// A role the application queries as (repeatable); assumed from the grants when absent.
+    #[arg(long = "app-role", value_name = "ROLE")]
+    pub app_roles: Vec<String>,
+    /// A setting that carries the tenant (repeatable); detected from the policies when absent.
+    #[arg(long = "tenant-setting", value_name = "NAME")]
+    pub tenant_settings: Vec<String>,
+    /// A column name that holds the tenant (repeatable); replaces the defaults.
+    #[arg(long = "tenant-column", value_name = "NAME")]
+    pub tenant_columns: Vec<String>,
+    /// tenantguard.toml (default: ./tenantguard.toml when it exists).
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+}
+
+impl TenantOptions {
+    /// The config file, then the command-line flags on top of it.
+    pub fn load(&self) -> anyhow::Result<Config> {
+        let path = self.config.clone().or_else(|| Path::new("tenantguard.toml").is_file().then(|| PathBuf::from("tenantguard.toml")));
+        let mut config = match &path {
+            Some(p) => Config::load(&p.to_string_lossy()).map_err(|e| anyhow::anyhow!("{e}; see docs/configuration.md"))?,
+            None => Config::default(),
+        };
+        if !self.app_roles.is_empty() {
+            config.app_roles = self.app_roles.clone();
+        }
+        if !self.tenant_settings.is_empty() {
+            config.tenant_settings = self.tenant_settings.clone();
+        }
+        if !self.tenant_columns.is_empty() {
+            config.tenant_columns = self.tenant_columns.clone();
+        }
+        Ok(config)
+    }
+}
+
+#[derive(Args)]
+pub struct AuditArgs {
+    /// Connection URL; defaults to $DATABASE_URL.
+    #[arg(long, env = "DATABASE_URL", value_name = "URL", hide_env_values = true)]
+    pub database_url: Option<String>,
+    #[command(flatten)]
+    pub tenant: TenantOptions,
+    #[arg(long, value_enum, default_value = "text")]
+    pub format: OutputFormat,
+    /// Exit 1 when a finding is at or above this tier.
+    #[arg(long, value_enum, default_value = "critical")]
+    pub fail_on: FailOn,
+    /// Accept the findings listed in this file (each with a reason); only new ones count.
+    #[arg(long, value_name = "FILE")]
+    pub baseline: Option<PathBuf>,
+    /// Write the current findings as a baseline to fill in with reasons.
+    #[arg(long, value_name = "FILE")]
+    pub write_baseline: Option<PathBuf>,
+    /// Write the report to this file instead of stdout.
+    #[arg(long, short, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    /// Base URL of the rule pages, for links in reports.
+    #[arg(long, default_value = DEFAULT_DOCS_URL)]
+    pub docs_url: String,
+}
+
+/// Connect, read the snapshot (read-only) and run the rules.
+pub async fn audit_database(url: &str, config: &Config) -> anyhow::Result<(Snapshot, Vec<Finding>)> {
+    let client = connect(url).await?;
+    let snapshot = read_snapshot(&client, &ReadOptions::default()).await?;
+    check_app_roles(&snapshot, config)?;
+    let findings = tenantguard_rules::run(&snapshot, config);
+    Ok((snapshot, findings))
+}
+
+fn check_app_roles(snapshot: &Snapshot, config: &Config) -> anyhow::Result<()> {
+    let missing: Vec<&str> = config.app_roles.iter().filter(|r| snapshot.role_by_name(r).is_none()).map(String::as_str).collect();
+    if !missing.is_empty() {
+        bail!(
+            "app role {} does not exist in database {}; check --app-role / app_roles (roles there: {})",
+            missing.join(", "),
+            snapshot.database,
+            snapshot.roles.iter().filter(|r| !r.name.starts_with("pg_")).map(|r| r.name.as_str()).collect::<Vec<_>>().join(", ")
+        );
+    }
+    Ok(())
+}
+
+pub fn exit_code(findings: &[Finding], fail_on: FailOn) -> ExitCode {
+    match fail_on.threshold() {
+        Some(t) if findings.iter().any(|f| f.severity >= t) => ExitCode::from(1),
+        _ => ExitCode::SUCCESS,
+    }
+}
+
+pub async fn run(args: AuditArgs) -> anyhow::Result<ExitCode> {
+    let config = args.tenant.load()?;
+    let Some(url) = args.database_url.as_deref() else {
+        bail!("no database given: pass --database-url postgres://user@host/db or set DATABASE_URL (or try `tenantguard demo`)");
+    };
+    let baseline = match &args.baseline {
+        Some(p) => Some(Baseline::load(&p.to_string_lossy())?),
+        None => None,
+    };
+    let (snapshot, findings) = audit_database(url, &config).await.with_context(|| format!("auditing {}", redact(url)))?;
+    if let Some(path) = &args.write_baseline {
+        write_atomically(path, Baseline::from_findings(&findings).to_toml().as_bytes())?;
+        eprintln!("wrote {} finding(s) to {}; replace each TODO reason with a justification", findings.len(), path.display());
+    }
+    let (findings, accepted) = match &baseline {
+        Some(b) => b.split(findings),
+        None => (findings, Vec::new()),
+    };
+    let report = Report { database: &snapshot.database, findings: &findings, accepted: accepted.len(), docs_url: &args.docs_url };
+    let text = render(&report, args.format.format(), color_wanted(args.output.is_some()));
+    emit(&text, args.output.as_deref())?;
+    Ok(exit_code(&findings, args.fail_on))
+}
+
+#[derive(Args)]
+pub struct RulesArgs {
+    #[arg(long, default_value = DEFAULT_DOCS_URL)]
+    pub docs_url: String,
+}
+
+pub fn list_rules(args: RulesArgs) -> anyhow::Result<ExitCode> {
+    for r in all_rules() {
+        println!("{:<8} {:<40} {}", r.severity.as_str(), r.id, r.summary);
+        println!("{:<8} {:<40} {}/{}.md", "", "", args.docs_url.trim_end_matches('/'), r.id);
+    }
+    Ok(ExitCode::SUCCESS)
+}
