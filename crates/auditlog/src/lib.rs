@@ -14,3 +14,10 @@ pub mod verify;
 pub mod anchor;
 pub mod ops;
 pub mod cli;
+
+/// The statement the runtime runs in its tenant transaction to record an app-level event
+/// (login, export, role change): parameters actor, action, entity, entity_id (text) and
+/// old, new (jsonb). The tenant comes from `app.current_tenant`; see docs/audit-log.md.
+pub fn record_sql(schema: &str) -> String {
+    format!("SELECT {schema}.record($1::text, $2::text, $3::text, $4::text, $5::jsonb, $6::jsonb)")
+}

@@ -122,6 +122,10 @@ pub async fn verify(client: &mut Client, opts: &VerifyOptions) -> Result<Report,
     // One snapshot for rows, heads and checkpoints, so a running sealer is not a finding.
     let tx = client.build_transaction().isolation_level(tokio_postgres::IsolationLevel::RepeatableRead).read_only(true).start().await.map_err(db)?;
 
+    // Read the partial (tenant_id, seq) index in order rather than sort the whole log:
+    // a large sort spills to disk and was the bottleneck (about 270k rows/s vs 410k/s).
+    tx.batch_execute("SET LOCAL enable_sort = off").await.map_err(db)?;
+
     let mut ctx = Context::default();
     for r in tx.query(&format!("SELECT tenant_id, seq, hash FROM {s}.head"), &[]).await.map_err(db)? {
         ctx.heads.insert(r.get::<_, String>(0).into_bytes(), (r.get(1), r.get(2)));
