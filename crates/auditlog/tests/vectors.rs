@@ -53,6 +53,7 @@ fn jsonb_inputs() -> Vec<&'static str> {
     ]
 }
 
+#[allow(clippy::too_many_arguments)] // one vector, spelled out field by field
 fn link_case(name: &str, prev: [u8; 32], tenant: &str, seq: i64, actor: Option<&str>, action: &str, entity_id: Option<&str>, at: &str, micros: i64, old: Option<&str>, new: Option<&str>) -> LinkCase {
     let ph = payload_hash(old.map(str::as_bytes), new.map(str::as_bytes));
     let link = Link {
