@@ -1,0 +1,161 @@
+//! One tenant table: choose tenants A and B, make sure both have rows (synthesising them
+//! when needed), then every operation. Runs in one transaction that is rolled back.
+
+use tokio_postgres::Client;
+
+use super::{context, read, write, ContextSpec};
+use crate::matrix::{Operation, Outcome, ProbeResult};
+use crate::sql::{lit, HELPER, TIMEOUTS};
+use crate::synth::fill;
+use crate::targets::{TableTarget, Targets};
+
+/// What every attempt on one object needs.
+pub struct Scope<'a> {
+    pub role: &'a str,
+    pub ctx: &'a ContextSpec,
+    pub a: String,
+    pub b: String,
+}
+
+pub const TABLE_OPS: [Operation; 7] = [
+    Operation::Select,
+    Operation::Insert,
+    Operation::Update,
+    Operation::Delete,
+    Operation::Move,
+    Operation::NoContext,
+    Operation::EmptyContext,
+];
+
+/// Open the attack transaction: timeouts, the helper. Everything after is rolled back.
+pub async fn begin(client: &Client) -> Result<(), String> {
+    client
+        .batch_execute(&format!("BEGIN; {TIMEOUTS}; {HELPER}"))
+        .await
+        .map_err(|e| format!("cannot start the attack transaction: {}", tenantguard_catalog::reader::error_text(&e)))
+}
+
+pub async fn rollback(client: &Client) {
+    let _ = client.batch_execute("ROLLBACK").await;
+}
+
+pub fn skipped_all(object: &str, ops: &[Operation], why: &str) -> Vec<ProbeResult> {
+    ops.iter().map(|op| ProbeResult::new(object, *op, Outcome::Skipped, why)).collect()
+}
+
+pub async fn attack_table(client: &Client, targets: &Targets, t: &TableTarget, role: &str, ctx: &ContextSpec, pair: &(String, String), fixed: bool) -> Vec<ProbeResult> {
+    if let Some(why) = &t.skip {
+        return skipped_all(&t.display, &TABLE_OPS, why);
+    }
+    let Some(expr) = t.tenant_expr.clone() else {
+        return skipped_all(&t.display, &TABLE_OPS, "the tenant of its rows cannot be traced (no tenant column, and the foreign key to a tenant table could not be followed)");
+    };
+    if let Err(e) = begin(client).await {
+        return vec![ProbeResult::new(&t.display, Operation::Select, Outcome::Error, e)];
+    }
+    let out = async {
+        let (a, b) = if fixed { pair.clone() } else { choose(client, t, &expr, pair).await? };
+        let mut setup = Vec::new();
+        let mut missing = Vec::new();
+        for tenant in [&a, &b] {
+            if let Err(why) = ensure(client, targets, t.oid, Some(tenant), 0, &mut setup).await {
+                missing.push(why);
+            }
+        }
+        let scope = Scope { role, ctx, a, b };
+        let mut results = Vec::new();
+        for op in TABLE_OPS {
+            let attempt = match op {
+                Operation::Select => read::select(t, &expr, &scope),
+                Operation::Insert => write::insert(t, &expr, &scope),
+                Operation::Update => write::update(t, &expr, &scope, false),
+                Operation::Delete => write::update(t, &expr, &scope, true),
+                Operation::Move => write::moving(t, &expr, &scope),
+                Operation::NoContext => context::none(t, &scope),
+                _ => context::empty(t, &scope),
+            };
+            let mut r = match attempt {
+                Ok((attempt, leak, isolated)) => {
+                    let raw = super::run_attempt(client, &attempt).await;
+                    super::classify(&t.display, op, attempt, &raw, leak, &isolated)
+                }
+                Err(why) => ProbeResult::new(&t.display, op, Outcome::Skipped, why),
+            };
+            if r.outcome == Outcome::Skipped && !missing.is_empty() && r.detail.starts_with("no rows") {
+                r.detail = format!("{}: {}", r.detail, missing.join("; "));
+            }
+            r.setup = setup.clone();
+            results.push(r);
+        }
+        Ok::<_, String>(results)
+    }
+    .await;
+    rollback(client).await;
+    out.unwrap_or_else(|e| vec![ProbeResult::new(&t.display, Operation::Select, Outcome::Error, e)])
+}
+
+/// Two tenants from the table's own data when it has them; the run's pair fills the gaps.
+async fn choose(client: &Client, t: &TableTarget, expr: &str, pair: &(String, String)) -> Result<(String, String), String> {
+    let first = one(client, &format!("SELECT ({expr})::text FROM {} x WHERE ({expr}) IS NOT NULL LIMIT 1", t.sql)).await?;
+    let Some(a) = first else { return Ok(pair.clone()) };
+    let second = one(client, &format!("SELECT ({expr})::text FROM {} x WHERE ({expr})::text <> {} LIMIT 1", t.sql, lit(&a))).await?;
+    Ok(match second {
+        Some(b) => (a, b),
+        None if pair.1 != a => (a, pair.1.clone()),
+        None => (a, pair.0.clone()),
+    })
+}
+
+async fn one(client: &Client, sql: &str) -> Result<Option<String>, String> {
+    let rows = client.simple_query(sql).await.map_err(|e| tenantguard_catalog::reader::error_text(&e))?;
+    Ok(rows.iter().find_map(|m| match m {
+        tokio_postgres::SimpleQueryMessage::Row(r) => r.get(0).map(str::to_string),
+        _ => None,
+    }))
+}
+
+/// Make sure `oid` has a row for `tenant` (any row, for a global table), writing one as the
+/// probing login when it has none; parents first. The statements go to `setup`.
+pub fn ensure<'a>(
+    client: &'a Client,
+    targets: &'a Targets,
+    oid: u32,
+    tenant: Option<&'a String>,
+    depth: usize,
+    setup: &'a mut Vec<String>,
+) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), String>> + Send + 'a>> {
+    Box::pin(async move {
+        let Some(t) = targets.table(oid) else { return Err(format!("table {oid} is not in the snapshot")) };
+        if depth > 6 {
+            return Err(format!("foreign keys nest too deep at {}", t.display));
+        }
+        let filter = match (tenant, &t.tenant_expr) {
+            (Some(tn), Some(e)) if t.tenant_scoped => format!(" WHERE ({e})::text = {}", lit(tn)),
+            _ => String::new(),
+        };
+        if one(client, &format!("SELECT 1 FROM {} x{filter} LIMIT 1", t.sql)).await?.is_some() {
+            return Ok(());
+        }
+        for (p, scoped) in t.parents.clone() {
+            ensure(client, targets, p, if scoped { tenant } else { None }, depth + 1, setup).await?;
+        }
+        let template = t.template.as_ref().map_err(|e| format!("cannot synthesise a row in {}: {e}", t.display))?;
+        let sql = fill(&template.insert(&t.sql), tenant.map(String::as_str).unwrap_or(""));
+        client.batch_execute("SAVEPOINT tg_synth").await.map_err(|e| tenantguard_catalog::reader::error_text(&e))?;
+        match client.execute(sql.as_str(), &[]).await {
+            Ok(1) => {
+                let _ = client.batch_execute("RELEASE SAVEPOINT tg_synth").await;
+                setup.push(sql);
+                Ok(())
+            }
+            Ok(_) => {
+                let _ = client.batch_execute("ROLLBACK TO SAVEPOINT tg_synth").await;
+                Err(format!("cannot synthesise a row in {}: a parent row it needs is missing", t.display))
+            }
+            Err(e) => {
+                let _ = client.batch_execute("ROLLBACK TO SAVEPOINT tg_synth").await;
+                Err(format!("cannot synthesise a row in {}: {}", t.display, tenantguard_catalog::reader::error_text(&e)))
+            }
+        }
+    })
+}

@@ -1,0 +1,88 @@
+//! Writes with A's context: a row for B, B's rows changed or deleted, A's rows moved to B.
+//! A write counts as a leak only when the login, back from the app role inside the same
+//! (aborted) subtransaction, sees that it really landed in B.
+
+use super::table::Scope;
+use super::{short, Built};
+use crate::matrix::Attempt;
+use crate::sql::lit;
+use crate::synth::{fill, synthetic_tenants};
+use crate::targets::TableTarget;
+
+/// Up to 50 of one tenant's rows, as json keys (`$1::json->'keys'` in the attack).
+fn keys_of(t: &TableTarget, expr: &str, tenant: &str) -> String {
+    format!("SELECT json_agg(k) FROM (SELECT {} AS k FROM {} x WHERE ({expr})::text = {} LIMIT 50) s", t.key_expr, t.sql, lit(tenant))
+}
+
+fn count_of(t: &TableTarget, expr: &str, tenant: &str) -> String {
+    format!("SELECT count(*) FROM {} x WHERE ({expr})::text = {}", t.sql, lit(tenant))
+}
+
+pub fn insert(t: &TableTarget, expr: &str, s: &Scope) -> Built {
+    let template = t.template.as_ref().map_err(|e| format!("no row can be synthesised: {e}"))?;
+    // The registry's key is the tenant: B already has its row, so aim at a new tenant that is not A.
+    let target = if t.registry {
+        let (x, y) = synthetic_tenants(t.tenant_type.as_ref());
+        if x != s.a && x != s.b { x } else { y }
+    } else {
+        s.b.clone()
+    };
+    let prepare = format!("SELECT json_build_object('row', r)::text FROM (SELECT {} AS r) j WHERE r IS NOT NULL", fill(&template.json(), &target));
+    let cols = template.columns.join(", ");
+    let attack = format!(
+        "INSERT INTO {table} ({cols}) OVERRIDING SYSTEM VALUE SELECT {cols} FROM json_populate_record(NULL::{table}, $1::json->'row')",
+        table = t.sql
+    );
+    let (a, b) = (short(&s.a), short(&target));
+    Ok((
+        Attempt { role: s.role.into(), context: s.ctx.tenant(&s.a), prepare: Some(prepare), attack, reads: false, verify: Some(count_of(t, expr, &target)), delta: true },
+        Box::new(move |n| format!("with tenant {a}'s context the app role inserted {n} row(s) that landed in tenant {b}")),
+        format!("tenant {}'s context cannot insert a row for tenant {}", short(&s.a), short(&target)),
+    ))
+}
+
+/// UPDATE (a no-op assignment is enough: being allowed to touch B's row is the leak) or DELETE of B's rows.
+pub fn update(t: &TableTarget, expr: &str, s: &Scope, delete: bool) -> Built {
+    let prepare = format!("SELECT json_build_object('keys', k)::text FROM ({}) j(k) WHERE k IS NOT NULL", keys_of(t, expr, &s.b));
+    let attack = if delete {
+        format!("DELETE FROM {} WHERE {}", t.sql, t.key_pred)
+    } else {
+        let col = t.update_column.as_ref().ok_or("the table has no column that can be updated")?;
+        format!("UPDATE {} SET {col} = {col} WHERE {}", t.sql, t.key_pred)
+    };
+    let (a, b) = (short(&s.a), short(&s.b));
+    let verb = if delete { "deleted" } else { "updated" };
+    Ok((
+        Attempt { role: s.role.into(), context: s.ctx.tenant(&s.a), prepare: Some(prepare), attack, reads: false, verify: None, delta: false },
+        Box::new(move |n| format!("with tenant {a}'s context the app role {verb} {n} row(s) of tenant {b}")),
+        format!("tenant {}'s context cannot {} tenant {}'s rows", short(&s.a), if delete { "delete" } else { "update" }, short(&s.b)),
+    ))
+}
+
+/// Re-point A's rows at B: the tenant columns, and foreign keys that carry the tenant, take a B row's values.
+pub fn moving(t: &TableTarget, expr: &str, s: &Scope) -> Built {
+    if t.registry {
+        return Err("the table of tenants itself: its key is the tenant, so there is nothing to move".into());
+    }
+    let template = t.template.as_ref().map_err(|e| format!("no row for tenant B can be synthesised: {e}"))?;
+    if t.move_columns.is_empty() {
+        return Err("no column carries the tenant".into());
+    }
+    let prepare = format!(
+        "SELECT json_build_object('keys', k, 'row', r)::text FROM ({}) a(k), (SELECT {} AS r) b WHERE k IS NOT NULL AND r IS NOT NULL",
+        keys_of(t, expr, &s.a),
+        fill(&template.json(), &s.b)
+    );
+    let cols = t.move_columns.join(", ");
+    let attack = format!(
+        "UPDATE {table} SET ({cols}) = (SELECT {cols} FROM json_populate_record(NULL::{table}, $1::json->'row')) WHERE {pred}",
+        table = t.sql,
+        pred = t.key_pred
+    );
+    let (a, b) = (short(&s.a), short(&s.b));
+    Ok((
+        Attempt { role: s.role.into(), context: s.ctx.tenant(&s.a), prepare: Some(prepare), attack, reads: false, verify: Some(count_of(t, expr, &s.b)), delta: true },
+        Box::new(move |n| format!("with tenant {a}'s context the app role moved {n} of its row(s) into tenant {b}")),
+        format!("tenant {}'s context cannot move its rows to tenant {}", short(&s.a), short(&s.b)),
+    ))
+}
