@@ -1,13 +1,19 @@
-//! Lint: the audit's rules on SQL migrations, before they ship (placeholder).
+//! Lint: the audit's rules on SQL migrations applied to a shadow database, with every
+//! finding pinned to the statement that caused it, plus a scan of application code for
+//! the runtime anti-patterns the catalog cannot show. See docs/lint.md.
 
-pub mod cli {
-    use std::process::ExitCode;
+pub mod appcode;
+pub mod apply;
+pub mod base;
+pub mod corpus;
+pub mod cli;
+pub mod extra_rules;
+pub mod layout;
+pub mod locate;
+pub mod pipeline;
+pub mod sarif;
+pub mod source;
+pub mod statements;
+pub mod suppress;
 
-    /// `tenantguard lint` options.
-    #[derive(clap::Args)]
-    pub struct LintArgs {}
-
-    pub async fn run(_args: LintArgs) -> anyhow::Result<ExitCode> {
-        anyhow::bail!("tenantguard lint is not implemented yet")
-    }
-}
+pub use pipeline::{Linter, Outcome, Timings};
