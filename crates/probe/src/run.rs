@@ -69,6 +69,9 @@ pub async fn probe(opts: &ProbeOptions) -> anyhow::Result<Matrix> {
             ));
         }
     }
+    if !audit.tenant_tables().any(|r| audit.access.reaches(app, r)) {
+        notes.push(format!("{role} holds no privilege on any tenant table: every attempt on a table is refused (check the role name and its grants)"));
+    }
     let needed = targets::relations_needed(&audit);
     let types = column_types(&client, &needed).await.map_err(|e| anyhow!("reading column types: {}", error_text(&e)))?;
     let infos = function_info(&client).await?;

@@ -65,7 +65,12 @@ pub async fn column_types(client: &Client, relations: &[Oid]) -> Result<Types, t
 pub fn value_expr(t: &ColType) -> Result<String, String> {
     let cast = |v: &str| format!("CAST({v} AS {})", t.format);
     let v = match t.category {
-        'N' => cast(&format!("'{UNIQUE}'")),
+        // Unique numbers for integer keys; small ones where precision is scarce (smallint, numeric(p,s)).
+        'N' => match t.base.as_str() {
+            "int2" => cast(&format!("('{UNIQUE}'::bigint % 30000) + 1")),
+            "numeric" | "money" => cast(&format!("('{UNIQUE}'::bigint % 9) + 1")),
+            _ => cast(&format!("'{UNIQUE}'")),
+        },
         'S' => cast(&format!("'tg-probe-{UNIQUE}'")),
         'B' => cast("'true'"),
         'D' => cast("now()"),

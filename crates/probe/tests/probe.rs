@@ -32,3 +32,54 @@ async fn demo_schema_leaks_where_it_should_and_nothing_changes() {
     assert_eq!(cell("public.set_tenant(t uuid)", Op::Session), Outcome::Leak, "{text}");
     assert!(m.has_leak());
 }
+
+/// The reference service, migrated from empty: every row is synthesised, nothing leaks.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reference_invoicing_service_has_no_leak() {
+    let mut files: Vec<_> = std::fs::read_dir(root().join("examples/invoicing/migrations")).unwrap().map(|e| e.unwrap().path()).collect();
+    files.sort();
+    let sql: String = files.iter().map(|p| std::fs::read_to_string(p).unwrap() + "\n").collect();
+    let c = cluster_with("invoicing", &sql);
+    let client = tenantguard_catalog::reader::connect(&c.url("invoicing")).await.unwrap();
+    let before = fingerprint::take(&client).await.unwrap();
+    let m = run(&c, "invoicing", config(&read("examples/invoicing/tenantguard.toml"))).await;
+    let text = show(&m);
+    println!("{text}");
+    assert_eq!(before, fingerprint::take(&client).await.unwrap(), "the probe changed the database");
+    assert!(!m.has_leak(), "{text}");
+    assert_eq!(m.summary().error, 0, "{text}");
+    // Empty tables were attacked with synthesised rows, not skipped.
+    assert_eq!(m.find("public.invoice_lines", Op::Select), Some(Outcome::Isolated), "{text}");
+    assert_eq!(m.find("public.invoice_lines", Op::Move), Some(Outcome::Isolated), "{text}");
+    assert_eq!(m.find("public.invoices", Op::Insert), Some(Outcome::Isolated), "{text}");
+}
+
+/// JWT-claim mode (Supabase's `auth.jwt() ->> 'tenant_id'`): the context is a claims object.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn jwt_claim_context_is_set_end_to_end() {
+    let sql = r#"
+CREATE ROLE authenticated NOLOGIN; CREATE ROLE owner_role NOLOGIN;
+GRANT USAGE ON SCHEMA public TO authenticated;
+CREATE SCHEMA auth; GRANT USAGE ON SCHEMA auth TO authenticated;
+CREATE FUNCTION auth.jwt() RETURNS jsonb LANGUAGE sql STABLE AS $$ SELECT nullif(current_setting('request.jwt.claims', true), '')::jsonb $$;
+CREATE TABLE notes (id int PRIMARY KEY, tenant_id text NOT NULL, body text NOT NULL);
+INSERT INTO notes VALUES (1, 't1', 'a'), (2, 't2', 'b');
+CREATE TABLE drafts (id int PRIMARY KEY, tenant_id text NOT NULL);
+INSERT INTO drafts VALUES (1, 't1'), (2, 't2');
+ALTER TABLE notes OWNER TO owner_role; ALTER TABLE drafts OWNER TO owner_role;
+GRANT SELECT, INSERT, UPDATE, DELETE ON notes, drafts TO authenticated;
+ALTER TABLE notes ENABLE ROW LEVEL SECURITY; ALTER TABLE notes FORCE ROW LEVEL SECURITY;
+CREATE POLICY by_claim ON notes USING (tenant_id = (SELECT auth.jwt() ->> 'tenant_id'));
+-- drafts: the claim is read, but any signed-in user passes.
+ALTER TABLE drafts ENABLE ROW LEVEL SECURITY; ALTER TABLE drafts FORCE ROW LEVEL SECURITY;
+CREATE POLICY any_claim ON drafts USING ((SELECT auth.jwt()) IS NOT NULL);
+"#;
+    let c = cluster_with("jwt", sql);
+    let m = run(&c, "jwt", config("app_roles = ['authenticated']\ntenant_settings = ['request.jwt.claim.tenant_id']")).await;
+    let text = show(&m);
+    println!("{text}");
+    assert_eq!(m.find("public.notes", Op::Select), Some(Outcome::Isolated), "{text}");
+    assert_eq!(m.find("public.notes", Op::Insert), Some(Outcome::Isolated), "{text}");
+    assert_eq!(m.find("public.drafts", Op::Select), Some(Outcome::Leak), "{text}");
+    assert_eq!(m.find("public.drafts", Op::NoContext), Some(Outcome::Isolated), "{text}");
+}
