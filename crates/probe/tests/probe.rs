@@ -83,3 +83,27 @@ CREATE POLICY any_claim ON drafts USING ((SELECT auth.jwt()) IS NOT NULL);
     assert_eq!(m.find("public.drafts", Op::Select), Some(Outcome::Leak), "{text}");
     assert_eq!(m.find("public.drafts", Op::NoContext), Some(Outcome::Isolated), "{text}");
 }
+
+/// A role default that sets a tenant: every login starts inside it. Checked live with the
+/// app role's own login URL, and from pg_db_role_setting without one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn login_default_tenant_is_flagged_live_and_from_the_catalog() {
+    let sql = format!("{}\n{}\nALTER ROLE app_user SET app.current_tenant = 'bbbbbbbb-bbbb-bbbb-bbbb-bbbbbbbbbbbb';", read("crates/rules/tests/cases/base.sql"), read("crates/rules/tests/cases/invoices.sql"));
+    let c = cluster_with("db", &sql);
+    let mut o = opts(c.url("db"), config("app_roles = ['app_user']"));
+    let m = tenantguard_probe::probe(&o).await.unwrap();
+    assert_eq!(m.find("role app_user", Op::LoginDefault), Some(Outcome::Leak), "{}", show(&m));
+    o.app_url = Some(c.role_url("app_user", None, "db"));
+    let m = tenantguard_probe::probe(&o).await.unwrap();
+    let cell = m.cell("role app_user", Op::LoginDefault).unwrap();
+    assert_eq!(cell.outcome, Outcome::Leak, "{}", show(&m));
+    assert!(cell.detail.contains("fresh login as app_user"), "{}", cell.detail);
+    // The rest of base.sql is isolated, and JSON carries the contract's fields.
+    assert_eq!(m.find("public.invoices", Op::Select), Some(Outcome::Isolated), "{}", show(&m));
+    let json: serde_json::Value = serde_json::from_str(&tenantguard_probe::render::json::render(&m)).unwrap();
+    assert_eq!(json["tool"], "tenantguard");
+    assert!(json["results"].as_array().unwrap().iter().all(|r| r["object"].is_string() && r["operation"].is_string() && r["outcome"].is_string() && r["detail"].is_string()));
+    assert_eq!(json["summary"]["leak"], 1);
+    let html = tenantguard_probe::render::html::render(&m);
+    assert!(html.starts_with("<!DOCTYPE html>") && !html.contains("http://") && !html.contains("https://") && html.contains("class=\"leak\""));
+}
