@@ -190,7 +190,8 @@ fn render_privileges(cfg: &ScaffoldConfig) -> String {
             "GRANT USAGE ON SCHEMA {s} TO {roles};\n\
              GRANT SELECT ON {s}.log TO {roles};\n\
              GRANT EXECUTE ON FUNCTION {s}.record(text, text, text, text, jsonb, jsonb) TO {roles};\n\
-             GRANT EXECUTE ON FUNCTION {s}.seal(integer) TO {roles};\n"
+             -- {s}.seal() touches every tenant's chain: it is for the sealer (the owner, or a role\n\
+             -- granted EXECUTE on purpose), never for the request-serving app roles.\n"
         );
     }
     out

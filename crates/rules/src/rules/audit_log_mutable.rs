@@ -50,20 +50,27 @@ fn check(a: &Audit) -> Vec<Finding> {
                 }
             }
         }
+        // Guards that replica mode (session_replication_role = replica) silences.
+        for (op, g) in &guards {
+            if let Some(t) = g.filter(|t| t.enabled == "O") {
+                problems.push(format!("the {op} guard trigger {} is ENABLE, not ENABLE ALWAYS, so replica mode skips it", t.name));
+            }
+        }
+        if let Some(owner) = a.access.role(rel.owner) {
+            if owner.can_login || owner.superuser {
+                problems.push(format!(
+                    "its owner {} {}, so whoever holds that login can disable the guards",
+                    owner.name,
+                    if owner.superuser { "is a superuser" } else { "can log in" }
+                ));
+            }
+        }
+        // A DDL guard (event trigger) that exists but is off no longer stops ALTER TABLE … DISABLE TRIGGER.
+        for e in a.snapshot.event_triggers.iter().filter(|e| e.enabled == "D" && guards_schema(a, e, &rel.schema)) {
+            problems.push(format!("the DDL guard event trigger {} is disabled", e.name));
+        }
         problems.dedup();
         if problems.is_empty() {
-            // Guards that replica mode (session_replication_role = replica) silences are a weaker, minor hole.
-            let origin_only: Vec<&str> = guards.iter().filter_map(|(op, g)| g.filter(|t| t.enabled == "O").map(|_| *op)).collect();
-            if !origin_only.is_empty() {
-                out.push(
-                    Finding::new(RULE.id, Severity::Minor, ObjectKind::Table, object.clone())
-                        .message(format!(
-                            "the {} guard triggers are not ENABLE ALWAYS, so a session in replica mode skips them",
-                            origin_only.join("/")
-                        ))
-                        .fix(format!("ALTER TABLE {object} ENABLE ALWAYS TRIGGER <guard>; for each guard trigger")),
-                );
-            }
             continue;
         }
         out.push(
@@ -75,4 +82,9 @@ fn check(a: &Audit) -> Vec<Finding> {
         );
     }
     out
+}
+
+/// An event trigger whose function mentions the log's schema guards it.
+fn guards_schema(a: &Audit, e: &tenantguard_catalog::EventTrigger, schema: &str) -> bool {
+    e.name.contains(schema) || a.snapshot.function(e.function).is_some_and(|f| f.source.contains(schema) || f.schema == schema)
 }
