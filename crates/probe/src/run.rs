@@ -185,6 +185,7 @@ async fn attack_all(opts: &ProbeOptions, targets: &Arc<Targets>, role: &str, ctx
     let mut handles = Vec::new();
     for _ in 0..workers {
         let client = session(&opts.url).await?;
+        let fresh = session(&opts.url).await?;
         let (items, next, targets, ctx, pair, role) = (items.clone(), next.clone(), targets.clone(), ctx.clone(), pair.clone(), role.to_string());
         handles.push(tokio::spawn(async move {
             let mut out = Vec::new();
@@ -193,10 +194,10 @@ async fn attack_all(opts: &ProbeOptions, targets: &Arc<Targets>, role: &str, ctx
                 let Some(item) = items.get(i).copied() else { break };
                 let rs = match item {
                     Item::Table(oid) => match targets.tables.get(&oid) {
-                        Some(t) => table::attack_table(&client, &targets, t, &role, &ctx, &pair, fixed).await,
+                        Some(t) => table::attack_table(&client, &fresh, &targets, t, &role, &ctx, &pair, fixed).await,
                         None => Vec::new(),
                     },
-                    Item::View(v) => read::attack_view(&client, &targets, &targets.views[v], &role, &ctx, &pair).await,
+                    Item::View(v) => read::attack_view(&client, &fresh, &targets, &targets.views[v], &role, &ctx, &pair).await,
                     Item::Function(f) => read::attack_function(&client, &targets, &targets.functions[f], &role, &ctx, &pair).await,
                 };
                 out.extend(rs);

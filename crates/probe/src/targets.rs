@@ -262,7 +262,21 @@ fn table_target(audit: &Audit, rel: &Relation, types: &Types) -> TableTarget {
         _ => None,
     };
     let (template, parents, move_columns) = template(audit, rel, types, &tenant_columns);
-    let update_column = rel.columns.iter().find(|c| !c.generated).map(|c| ident(&c.name));
+    // Prefer a column no key, unique index or foreign key covers: the attack writes one value into every row.
+    let keyed: Vec<&String> = audit
+        .snapshot
+        .indexes_on(rel.oid)
+        .filter(|i| i.unique)
+        .flat_map(|i| i.columns.iter().flatten())
+        .chain(audit.snapshot.constraints_on(rel.oid).filter(|c| c.kind == ConstraintKind::ForeignKey).flat_map(|c| c.columns.iter()))
+        .collect();
+    let update_column = rel
+        .columns
+        .iter()
+        .filter(|c| !c.generated && !c.identity)
+        .find(|c| !keyed.contains(&&c.name) && !tenant_columns.contains(&c.name))
+        .or_else(|| rel.columns.iter().find(|c| !c.generated && !c.identity))
+        .map(|c| ident(&c.name));
     TableTarget {
         oid: rel.oid,
         display: display(&rel.schema, &rel.name),

@@ -67,3 +67,22 @@ async fn every_rule_fixture_is_probed_without_a_trace() {
     println!("{}", report.join("\n"));
     assert!(report.len() > 10);
 }
+
+/// Leaks only an unfiltered write or a never-set connection shows: a DELETE/UPDATE policy of
+/// `true` hidden behind a scoped SELECT policy, and `IS NULL OR ...` that opens up when unset.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn write_policies_and_fail_open_leaks_are_found() {
+    use tenantguard_probe::Operation as Op;
+    for (case, op) in [
+        ("write-policy-not-tenant-scoped/delete-any.sql", Op::Delete),
+        ("write-policy-not-tenant-scoped/move-to-other-tenant.sql", Op::Move),
+        ("policy-fails-open/is-null-or.sql", Op::NoContext),
+    ] {
+        let (sql, toml) = load(&root().join("crates/rules/tests/cases").join(case));
+        let c = Cluster::start().unwrap();
+        c.create_database("case").unwrap();
+        c.psql("case", &sql).unwrap();
+        let m = probe(&opts(c.url("case"), config(&toml))).await.unwrap();
+        assert_eq!(m.find("public.invoices", op), Some(Outcome::Leak), "{case}\n{}", show(&m));
+    }
+}

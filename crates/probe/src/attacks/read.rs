@@ -28,7 +28,7 @@ pub fn select(t: &TableTarget, expr: &str, s: &Scope) -> Built {
     ))
 }
 
-pub async fn attack_view(client: &Client, targets: &Targets, v: &ViewTarget, role: &str, ctx: &ContextSpec, pair: &(String, String)) -> Vec<ProbeResult> {
+pub async fn attack_view(client: &Client, fresh: &Client, targets: &Targets, v: &ViewTarget, role: &str, ctx: &ContextSpec, pair: &(String, String)) -> Vec<ProbeResult> {
     if let Err(e) = begin(client).await {
         return vec![ProbeResult::new(&v.display, Operation::Select, Outcome::Error, e)];
     }
@@ -59,7 +59,7 @@ pub async fn attack_view(client: &Client, targets: &Targets, v: &ViewTarget, rol
         Box::new(|n| format!("with an empty tenant the view returned {n} row(s)")),
         "with an empty tenant the view returns nothing".into(),
     ));
-    for (op, built) in [(Operation::Select, select), (Operation::NoContext, none), (Operation::EmptyContext, empty)] {
+    for (op, built) in [(Operation::Select, select), (Operation::EmptyContext, empty)] {
         let mut r = match built {
             Ok((attempt, leak, iso)) => {
                 let raw = super::run_attempt(client, &attempt).await;
@@ -71,6 +71,13 @@ pub async fn attack_view(client: &Client, targets: &Targets, v: &ViewTarget, rol
         out.push(r);
     }
     rollback(client).await;
+    if let Ok((attempt, leak, iso)) = none {
+        let rows: Vec<(u32, String)> = v.reads.iter().map(|o| (*o, pair.1.clone())).collect();
+        let (raw, setup) = super::table::on_fresh(fresh, targets, &rows, &attempt).await;
+        let mut r = super::classify(&v.display, Operation::NoContext, attempt, &raw, leak, &iso);
+        r.setup = setup;
+        out.push(r);
+    }
     out
 }
 

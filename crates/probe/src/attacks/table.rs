@@ -43,7 +43,25 @@ pub fn skipped_all(object: &str, ops: &[Operation], why: &str) -> Vec<ProbeResul
     ops.iter().map(|op| ProbeResult::new(object, *op, Outcome::Skipped, why)).collect()
 }
 
-pub async fn attack_table(client: &Client, targets: &Targets, t: &TableTarget, role: &str, ctx: &ContextSpec, pair: &(String, String), fixed: bool) -> Vec<ProbeResult> {
+/// Run one attempt on the worker's pristine connection, which never sets a tenant setting:
+/// once a custom setting has been set on a connection (even in a rolled-back transaction)
+/// it reads '' instead of NULL afterwards, so "no context" is only honest on a connection
+/// that never had one. Rows are ensured there too, in its own rolled-back transaction.
+pub async fn on_fresh(fresh: &Client, targets: &Targets, ensure_rows: &[(u32, String)], attempt: &crate::matrix::Attempt) -> (String, Vec<String>) {
+    if let Err(e) = begin(fresh).await {
+        return (format!("prepare:XX000:{e}"), Vec::new());
+    }
+    let mut setup = Vec::new();
+    for (oid, tenant) in ensure_rows {
+        let _ = ensure(fresh, targets, *oid, Some(tenant), 0, &mut setup).await;
+    }
+    let raw = super::run_attempt(fresh, attempt).await;
+    rollback(fresh).await;
+    (raw, setup)
+}
+
+#[allow(clippy::too_many_arguments)]
+pub async fn attack_table(client: &Client, fresh: &Client, targets: &Targets, t: &TableTarget, role: &str, ctx: &ContextSpec, pair: &(String, String), fixed: bool) -> Vec<ProbeResult> {
     if let Some(why) = &t.skip {
         return skipped_all(&t.display, &TABLE_OPS, why);
     }
@@ -64,6 +82,7 @@ pub async fn attack_table(client: &Client, targets: &Targets, t: &TableTarget, r
         }
         let scope = Scope { role, ctx, a, b };
         let mut results = Vec::new();
+        let mut pending = None;
         for op in TABLE_OPS {
             let attempt = match op {
                 Operation::Select => read::select(t, &expr, &scope),
@@ -75,6 +94,11 @@ pub async fn attack_table(client: &Client, targets: &Targets, t: &TableTarget, r
                 _ => context::empty(t, &scope),
             };
             let mut r = match attempt {
+                // Later, on the pristine connection, once this transaction (and its rows) is gone.
+                Ok(built) if op == Operation::NoContext => {
+                    pending = Some((built, [(t.oid, scope.a.clone()), (t.oid, scope.b.clone())]));
+                    continue;
+                }
                 Ok((attempt, leak, isolated)) => {
                     let raw = super::run_attempt(client, &attempt).await;
                     super::classify(&t.display, op, attempt, &raw, leak, &isolated)
@@ -87,11 +111,22 @@ pub async fn attack_table(client: &Client, targets: &Targets, t: &TableTarget, r
             r.setup = setup.clone();
             results.push(r);
         }
-        Ok::<_, String>(results)
+        Ok::<_, String>((results, pending))
     }
     .await;
     rollback(client).await;
-    out.unwrap_or_else(|e| vec![ProbeResult::new(&t.display, Operation::Select, Outcome::Error, e)])
+    match out {
+        Ok((mut results, pending)) => {
+            if let Some(((attempt, leak, isolated), rows)) = pending {
+                let (raw, setup) = on_fresh(fresh, targets, &rows, &attempt).await;
+                let mut r = super::classify(&t.display, Operation::NoContext, attempt, &raw, leak, &isolated);
+                r.setup = setup;
+                results.push(r);
+            }
+            results
+        }
+        Err(e) => vec![ProbeResult::new(&t.display, Operation::Select, Outcome::Error, e)],
+    }
 }
 
 /// Two tenants from the table's own data when it has them; the run's pair fills the gaps.

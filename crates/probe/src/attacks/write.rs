@@ -41,19 +41,32 @@ pub fn insert(t: &TableTarget, expr: &str, s: &Scope) -> Built {
     ))
 }
 
-/// UPDATE (a no-op assignment is enough: being allowed to touch B's row is the leak) or DELETE of B's rows.
+/// UPDATE or DELETE with no WHERE clause, as an attacker would write it: a filter on any
+/// column (even ctid) makes PostgreSQL apply the SELECT policies too, which would hide a
+/// write policy that lets everything through. The login then counts how many of B's rows
+/// (up to 50, chosen beforehand) no longer sit where they were.
 pub fn update(t: &TableTarget, expr: &str, s: &Scope, delete: bool) -> Built {
-    let prepare = format!("SELECT json_build_object('keys', k)::text FROM ({}) j(k) WHERE k IS NOT NULL", keys_of(t, expr, &s.b));
+    let prepare = format!(
+        "SELECT json_build_object('keys', k, 'row', (SELECT row_to_json(x) FROM {} x WHERE ({expr})::text = {} LIMIT 1))::text FROM ({}) j(k) WHERE k IS NOT NULL",
+        t.sql,
+        lit(&s.b),
+        keys_of(t, expr, &s.b)
+    );
     let attack = if delete {
-        format!("DELETE FROM {} WHERE {}", t.sql, t.key_pred)
+        format!("DELETE FROM {}", t.sql)
     } else {
+        // Assign a value taken from one of B's rows (not the column itself, which would be a read).
         let col = t.update_column.as_ref().ok_or("the table has no column that can be updated")?;
-        format!("UPDATE {} SET {col} = {col} WHERE {}", t.sql, t.key_pred)
+        format!("UPDATE {table} SET {col} = (SELECT {col} FROM json_populate_record(NULL::{table}, $1::json->'row'))", table = t.sql)
     };
+    let verify = format!(
+        "SELECT json_array_length($1::json->'keys') - count(*) FROM {} WHERE {}",
+        t.sql, t.key_pred
+    );
     let (a, b) = (short(&s.a), short(&s.b));
     let verb = if delete { "deleted" } else { "updated" };
     Ok((
-        Attempt { role: s.role.into(), context: s.ctx.tenant(&s.a), prepare: Some(prepare), attack, reads: false, verify: None, delta: false },
+        Attempt { role: s.role.into(), context: s.ctx.tenant(&s.a), prepare: Some(prepare), attack, reads: false, verify: Some(verify), delta: false },
         Box::new(move |n| format!("with tenant {a}'s context the app role {verb} {n} row(s) of tenant {b}")),
         format!("tenant {}'s context cannot {} tenant {}'s rows", short(&s.a), if delete { "delete" } else { "update" }, short(&s.b)),
     ))
@@ -73,11 +86,11 @@ pub fn moving(t: &TableTarget, expr: &str, s: &Scope) -> Built {
         keys_of(t, expr, &s.a),
         fill(&template.json(), &s.b)
     );
+    // No WHERE clause (see `update`): every row the app can update is re-pointed at B.
     let cols = t.move_columns.join(", ");
     let attack = format!(
-        "UPDATE {table} SET ({cols}) = (SELECT {cols} FROM json_populate_record(NULL::{table}, $1::json->'row')) WHERE {pred}",
-        table = t.sql,
-        pred = t.key_pred
+        "UPDATE {table} SET ({cols}) = (SELECT {cols} FROM json_populate_record(NULL::{table}, $1::json->'row'))",
+        table = t.sql
     );
     let (a, b) = (short(&s.a), short(&s.b));
     Ok((
