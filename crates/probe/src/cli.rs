@@ -98,3 +98,32 @@ pub async fn run(args: ProbeArgs) -> anyhow::Result<ExitCode> {
     }
     Ok(if matrix.has_leak() { ExitCode::from(1) } else { ExitCode::SUCCESS })
 }
+
+#[cfg(test)]
+mod tests {
+    use clap::{CommandFactory, Parser};
+
+    use super::*;
+
+    #[derive(Parser)]
+    struct Wrapper {
+        #[command(flatten)]
+        args: ProbeArgs,
+    }
+
+    #[test]
+    fn flags_parse_and_errors_of_use_are_clear() {
+        Wrapper::command().debug_assert();
+        let w = Wrapper::try_parse_from([
+            "probe", "--database-url", "postgres://x@h/db", "--app-role", "app_user", "--tenant-setting", "app.current_tenant",
+            "--tenants", "a,b", "--format", "html", "--emit-tests", "pgtap", "--out", "dir",
+        ])
+        .unwrap();
+        let o = options(&w.args).unwrap();
+        assert_eq!(o.tenants, Some(("a".into(), "b".into())));
+        assert_eq!(o.config.app_roles, vec!["app_user"]);
+        assert!(Wrapper::try_parse_from(["probe", "--emit-tests", "pgtap"]).is_err(), "--emit-tests needs --out");
+        assert!(parse_tenants("a").unwrap_err().to_string().contains("two different"));
+        assert!(parse_tenants("a,a").is_err());
+    }
+}

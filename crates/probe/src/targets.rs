@@ -3,12 +3,12 @@
 
 use std::collections::{BTreeMap, HashSet};
 
-use tenantguard_catalog::{ConstraintKind, Function, Oid, Privilege, RelKind, Relation};
+use tenantguard_catalog::{ConstraintKind, Function, Oid, RelKind, Relation};
 use tenantguard_rules::tenant::TenantVia;
 use tenantguard_rules::Audit;
 
 use crate::sql::{display, ident, lit, qualified};
-use crate::synth::{value_expr, ColType, Types, TENANT, UNIQUE};
+use crate::synth::{value_expr, ColType, Types, TENANT};
 
 /// A row to write for a tenant: `INSERT INTO t (columns) SELECT exprs FROM from`.
 #[derive(Debug, Clone)]
@@ -357,7 +357,6 @@ fn template(audit: &Audit, rel: &Relation, types: &Types, tenant_columns: &[Stri
             }
         }
     }
-    let _ = UNIQUE;
     let (columns, exprs): (Vec<String>, Vec<String>) = assigned.into_iter().map(|(c, e)| (ident(&c), e)).unzip();
     (Ok(Template { columns, exprs, from }), parents, move_columns)
 }
@@ -388,11 +387,6 @@ fn context_skip(audit: &Audit, rel: &Relation) -> Option<String> {
         return Some("isolation here is the role itself (role per tenant); the probe attacks with one app role and a tenant setting".into());
     }
     None
-}
-
-/// Whether the app role holds a privilege, for the evidence text only (the attempt itself is the proof).
-pub fn has_privilege(audit: &Audit, app: Oid, oid: Oid, p: Privilege) -> bool {
-    audit.relation(oid).is_some_and(|r| audit.access.table_privilege(app, r, p))
 }
 
 /// A tenant literal cast to the tenant's type, for direct-column filters that can use an index.

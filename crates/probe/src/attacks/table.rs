@@ -87,8 +87,8 @@ pub async fn attack_table(client: &Client, fresh: &Client, targets: &Targets, t:
             let attempt = match op {
                 Operation::Select => read::select(t, &expr, &scope),
                 Operation::Insert => write::insert(t, &expr, &scope),
-                Operation::Update => write::update(t, &expr, &scope, false),
-                Operation::Delete => write::update(t, &expr, &scope, true),
+                Operation::Update => write::update(t, &expr, &scope, false, false),
+                Operation::Delete => write::update(t, &expr, &scope, true, false),
                 Operation::Move => write::moving(t, &expr, &scope),
                 Operation::NoContext => context::none(t, &scope),
                 _ => context::empty(t, &scope),
@@ -101,7 +101,22 @@ pub async fn attack_table(client: &Client, fresh: &Client, targets: &Targets, t:
                 }
                 Ok((attempt, leak, isolated)) => {
                     let raw = super::run_attempt(client, &attempt).await;
-                    super::classify(&t.display, op, attempt, &raw, leak, &isolated)
+                    let clash = raw.starts_with("attack:23503:") || raw.starts_with("attack:23505:");
+                    match op {
+                        Operation::Update | Operation::Delete if clash => {
+                            let first = raw.splitn(3, ':').nth(2).unwrap_or("").to_string();
+                            match write::update(t, &expr, &scope, op == Operation::Delete, true) {
+                                Ok((attempt, leak, isolated)) => {
+                                    let raw = super::run_attempt(client, &attempt).await;
+                                    let mut r = super::classify(&t.display, op, attempt, &raw, leak, &isolated);
+                                    r.detail = format!("{} (the unfiltered attempt hit \"{first}\"; retried on B's rows only, where SELECT policies apply too)", r.detail);
+                                    r
+                                }
+                                Err(why) => ProbeResult::new(&t.display, op, Outcome::Skipped, why),
+                            }
+                        }
+                        _ => super::classify(&t.display, op, attempt, &raw, leak, &isolated),
+                    }
                 }
                 Err(why) => ProbeResult::new(&t.display, op, Outcome::Skipped, why),
             };

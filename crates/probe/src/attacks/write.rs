@@ -45,19 +45,22 @@ pub fn insert(t: &TableTarget, expr: &str, s: &Scope) -> Built {
 /// column (even ctid) makes PostgreSQL apply the SELECT policies too, which would hide a
 /// write policy that lets everything through. The login then counts how many of B's rows
 /// (up to 50, chosen beforehand) no longer sit where they were.
-pub fn update(t: &TableTarget, expr: &str, s: &Scope, delete: bool) -> Built {
+pub fn update(t: &TableTarget, expr: &str, s: &Scope, delete: bool, filtered: bool) -> Built {
     let prepare = format!(
         "SELECT json_build_object('keys', k, 'row', (SELECT row_to_json(x) FROM {} x WHERE ({expr})::text = {} LIMIT 1))::text FROM ({}) j(k) WHERE k IS NOT NULL",
         t.sql,
         lit(&s.b),
         keys_of(t, expr, &s.b)
     );
+    // `filtered`: the fallback when the unfiltered write trips over A's rows (a foreign key
+    // restricting the delete, a unique column): B's rows only, where SELECT policies apply too.
+    let filter = if filtered { format!(" WHERE {}", t.key_pred) } else { String::new() };
     let attack = if delete {
-        format!("DELETE FROM {}", t.sql)
+        format!("DELETE FROM {}{filter}", t.sql)
     } else {
         // Assign a value taken from one of B's rows (not the column itself, which would be a read).
         let col = t.update_column.as_ref().ok_or("the table has no column that can be updated")?;
-        format!("UPDATE {table} SET {col} = (SELECT {col} FROM json_populate_record(NULL::{table}, $1::json->'row'))", table = t.sql)
+        format!("UPDATE {table} SET {col} = (SELECT {col} FROM json_populate_record(NULL::{table}, $1::json->'row')){filter}", table = t.sql)
     };
     let verify = format!(
         "SELECT json_array_length($1::json->'keys') - count(*) FROM {} WHERE {}",
