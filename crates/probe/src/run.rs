@@ -58,6 +58,13 @@ pub async fn probe(opts: &ProbeOptions) -> anyhow::Result<Matrix> {
     let role = audit.access.role_name(app);
     check_set_role(&client, &snapshot.read_as, &role).await?;
     let mut notes = Vec::new();
+    if audit.model.app_roles.len() > 1 {
+        let others: Vec<String> = audit.model.app_roles[1..].iter().map(|o| audit.access.role_name(*o)).collect();
+        notes.push(format!("attacked as {role} only; also app roles: {} (run again with --app-role for each)", others.join(", ")));
+    }
+    if !snapshot.unreadable.is_empty() {
+        notes.push(format!("parts of the catalog could not be read, so some targets may be missing: {}", snapshot.unreadable.join("; ")));
+    }
     if let Some(why) = &audit.model.app_roles_assumed {
         notes.push(format!("app role {role} assumed: {why}; pass --app-role to choose"));
     }

@@ -191,21 +191,31 @@ pub fn ensure<'a>(
         }
         let template = t.template.as_ref().map_err(|e| format!("cannot synthesise a row in {}: {e}", t.display))?;
         let sql = fill(&template.insert(&t.sql), tenant.map(String::as_str).unwrap_or(""));
-        client.batch_execute("SAVEPOINT tg_synth").await.map_err(|e| tenantguard_catalog::reader::error_text(&e))?;
-        match client.execute(sql.as_str(), &[]).await {
-            Ok(1) => {
-                let _ = client.batch_execute("RELEASE SAVEPOINT tg_synth").await;
-                setup.push(sql);
-                Ok(())
-            }
-            Ok(_) => {
-                let _ = client.batch_execute("ROLLBACK TO SAVEPOINT tg_synth").await;
-                Err(format!("cannot synthesise a row in {}: a parent row it needs is missing", t.display))
-            }
-            Err(e) => {
-                let _ = client.batch_execute("ROLLBACK TO SAVEPOINT tg_synth").await;
-                Err(format!("cannot synthesise a row in {}: {}", t.display, tenantguard_catalog::reader::error_text(&e)))
+        // Another worker may be synthesising the same parent (the same new tenant) right now:
+        // its transaction is short, so a lock timeout or deadlock is worth one more try.
+        let mut last = String::new();
+        for _ in 0..3 {
+            client.batch_execute("SAVEPOINT tg_synth").await.map_err(|e| tenantguard_catalog::reader::error_text(&e))?;
+            match client.execute(sql.as_str(), &[]).await {
+                Ok(1) => {
+                    let _ = client.batch_execute("RELEASE SAVEPOINT tg_synth").await;
+                    setup.push(sql);
+                    return Ok(());
+                }
+                Ok(_) => {
+                    let _ = client.batch_execute("ROLLBACK TO SAVEPOINT tg_synth").await;
+                    return Err(format!("cannot synthesise a row in {}: a parent row it needs is missing", t.display));
+                }
+                Err(e) => {
+                    let _ = client.batch_execute("ROLLBACK TO SAVEPOINT tg_synth").await;
+                    last = tenantguard_catalog::reader::error_text(&e);
+                    let state = e.code().map(|c| c.code().to_string()).unwrap_or_default();
+                    if state != "55P03" && state != "40P01" {
+                        break;
+                    }
+                }
             }
         }
+        Err(format!("cannot synthesise a row in {}: {last}", t.display))
     })
 }
