@@ -6,7 +6,9 @@
 //! `check_enable_rls` (superuser, BYPASSRLS, or owner privileges without FORCE) and
 //! `check_role_for_policy` (PUBLIC or `has_privs_of_role`).
 
+use std::cell::RefCell;
 use std::collections::{HashMap, HashSet};
+use std::rc::Rc;
 
 use crate::model::*;
 
@@ -18,6 +20,10 @@ pub struct Access<'a> {
     roles: HashMap<Oid, &'a Role>,
     pg_read_all_data: Option<Oid>,
     pg_write_all_data: Option<Oid>,
+    schemas: HashMap<&'a str, &'a Schema>,
+    /// Memoised closures: rules ask the same role the same question thousands of times.
+    privileges: RefCell<HashMap<Oid, Rc<HashSet<Oid>>>>,
+    becomes: RefCell<HashMap<Oid, Rc<HashSet<Oid>>>>,
 }
 
 impl<'a> Access<'a> {
@@ -34,6 +40,9 @@ impl<'a> Access<'a> {
             roles,
             pg_read_all_data: find("pg_read_all_data"),
             pg_write_all_data: find("pg_write_all_data"),
+            schemas: snapshot.schemas.iter().map(|s| (s.name.as_str(), s)).collect(),
+            privileges: RefCell::new(HashMap::new()),
+            becomes: RefCell::new(HashMap::new()),
         }
     }
 
@@ -46,13 +55,23 @@ impl<'a> Access<'a> {
     }
 
     /// Roles whose privileges `role` uses directly (itself, INHERIT memberships, transitively).
-    pub fn privileges_of(&self, role: Oid) -> HashSet<Oid> {
-        self.closure(role, true)
+    pub fn privileges_of(&self, role: Oid) -> Rc<HashSet<Oid>> {
+        if let Some(p) = self.privileges.borrow().get(&role) {
+            return p.clone();
+        }
+        let p = Rc::new(self.closure(role, true));
+        self.privileges.borrow_mut().insert(role, p.clone());
+        p
     }
 
     /// Roles `role` can act as with `SET ROLE` (itself included), transitively.
-    pub fn can_become(&self, role: Oid) -> HashSet<Oid> {
-        self.closure(role, false)
+    pub fn can_become(&self, role: Oid) -> Rc<HashSet<Oid>> {
+        if let Some(p) = self.becomes.borrow().get(&role) {
+            return p.clone();
+        }
+        let p = Rc::new(self.closure(role, false));
+        self.becomes.borrow_mut().insert(role, p.clone());
+        p
     }
 
     fn closure(&self, role: Oid, inherit_only: bool) -> HashSet<Oid> {
@@ -90,7 +109,7 @@ impl<'a> Access<'a> {
     }
 
     pub fn schema_usage(&self, role: Oid, schema: &str) -> bool {
-        let Some(s) = self.snapshot.schemas.iter().find(|s| s.name == schema) else { return true };
+        let Some(s) = self.schemas.get(schema) else { return true };
         self.is_superuser(role) || self.has_privs_of(role, s.owner) || self.granted(role, &s.grants, Privilege::Usage)
     }
 

@@ -208,7 +208,6 @@ pub struct Constraint {
     pub columns: Vec<String>,
     pub referenced_relation: Option<Oid>,
     pub referenced_columns: Vec<String>,
-    pub definition: String,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -220,7 +219,6 @@ pub struct Index {
     /// Key columns in order; `None` for an expression key.
     pub columns: Vec<Option<String>>,
     pub partial: bool,
-    pub definition: String,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]

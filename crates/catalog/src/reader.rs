@@ -110,7 +110,10 @@ fn grants_sql(acl: &str, kind: char, owner: &str) -> String {
 }
 
 fn column_grants_sql() -> String {
-    "(SELECT coalesce(string_agg(g.grantee::text || ':' || g.privilege_type, ','), '') FROM aclexplode(a.attacl) g)".to_string()
+    // Most columns carry no ACL: skip the per-row subquery for them. (Defaults are printed with
+    // relation 0 in the query below: they cannot reference columns, and opening each relation
+    // to print them cost more than the rest of the read; generated columns can, so they keep it.)
+    "CASE WHEN a.attacl IS NULL THEN '' ELSE (SELECT coalesce(string_agg(g.grantee::text || ':' || g.privilege_type, ','), '') FROM aclexplode(a.attacl) g) END".to_string()
 }
 
 fn parse_grants(text: &str) -> Vec<Grant> {
@@ -130,6 +133,15 @@ struct Reader<'c> {
 impl Reader<'_> {
     /// Run one catalog query under a savepoint; a failure is recorded, not fatal.
     async fn rows(&mut self, what: &str, sql: &str) -> Vec<Row> {
+        let started = std::time::Instant::now();
+        let rows = self.rows_inner(what, sql).await;
+        if std::env::var_os("TENANTGUARD_TIMING").is_some() {
+            eprintln!("tenantguard: read {what}: {} rows in {:.1} ms", rows.len(), started.elapsed().as_secs_f64() * 1000.0);
+        }
+        rows
+    }
+
+    async fn rows_inner(&mut self, what: &str, sql: &str) -> Vec<Row> {
         if let Err(e) = self.client.batch_execute("SAVEPOINT tg_read").await {
             self.unreadable.push(format!("{what}: {}", error_text(&e)));
             return Vec::new();
@@ -253,7 +265,7 @@ async fn read_in_transaction(client: &Client) -> Result<Snapshot, ReadError> {
 
     let sql = format!(
         "SELECT a.attrelid, a.attnum, a.attname::text, format_type(a.atttypid, a.atttypmod), a.attnotnull, \
-                pg_get_expr(d.adbin, d.adrelid), a.attidentity <> '', a.attgenerated <> '', {} \
+                CASE WHEN a.attgenerated = '' THEN pg_get_expr(d.adbin, 0) ELSE pg_get_expr(d.adbin, d.adrelid) END, a.attidentity <> '', a.attgenerated <> '', {} \
            FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid JOIN pg_namespace n ON n.oid = c.relnamespace \
            LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum \
           WHERE a.attnum > 0 AND NOT a.attisdropped AND c.relkind IN ('r','p','v','m','f') AND {SYSTEM_SCHEMAS} \
@@ -294,25 +306,27 @@ async fn read_in_transaction(client: &Client) -> Result<Snapshot, ReadError> {
         }
     }
 
-    let names = |arr: &str, rel: &str| {
-        format!(
-            "ARRAY(SELECT at.attname::text FROM unnest({arr}) WITH ORDINALITY k(num, ord) \
-                   JOIN pg_attribute at ON at.attrelid = {rel} AND at.attnum = k.num ORDER BY k.ord)"
-        )
+    // Key columns come back as attribute numbers and are named from the columns already read:
+    // a correlated lookup per constraint or index costs more than the rest of the read.
+    let column_name = |snap: &Snapshot, rel: Oid, num: i16| -> Option<String> {
+        rel_index.get(&rel).and_then(|&i| snap.relations[i].columns.iter().find(|c| c.num == num)).map(|c| c.name.clone())
     };
     let sql = format!(
-        "SELECT co.conname::text, co.conrelid, co.contype::text, {}, co.confrelid, {}, pg_get_constraintdef(co.oid) \
+        "SELECT co.conname::text, co.conrelid, co.contype::text, coalesce(co.conkey, '{{}}'), co.confrelid, coalesce(co.confkey, '{{}}') \
            FROM pg_constraint co JOIN pg_class c ON c.oid = co.conrelid JOIN pg_namespace n ON n.oid = c.relnamespace \
-          WHERE {SYSTEM_SCHEMAS}",
-        names("co.conkey", "co.conrelid"),
-        names("co.confkey", "co.confrelid")
+          WHERE {SYSTEM_SCHEMAS}"
     );
     for row in r.rows("constraints", &sql).await {
         let kind: String = row.get(2);
+        let relation: Oid = row.get(1);
         let referenced: Oid = row.get(4);
+        let keys: Vec<i16> = row.get(3);
+        let fkeys: Vec<i16> = row.get(5);
+        let columns = keys.iter().filter_map(|k| column_name(&snap, relation, *k)).collect();
+        let referenced_columns = fkeys.iter().filter_map(|k| column_name(&snap, referenced, *k)).collect();
         snap.constraints.push(Constraint {
             name: row.get(0),
-            relation: row.get(1),
+            relation,
             kind: match kind.as_str() {
                 "p" => ConstraintKind::PrimaryKey,
                 "u" => ConstraintKind::Unique,
@@ -321,32 +335,34 @@ async fn read_in_transaction(client: &Client) -> Result<Snapshot, ReadError> {
                 "x" => ConstraintKind::Exclusion,
                 _ => ConstraintKind::Other,
             },
-            columns: row.get(3),
+            columns,
             referenced_relation: (referenced != 0).then_some(referenced),
-            referenced_columns: row.get(5),
-            definition: row.get(6),
+            referenced_columns,
         });
     }
 
     let sql = format!(
-        "SELECT ic.relname::text, i.indrelid, i.indisunique, i.indisprimary, \
-                ARRAY(SELECT CASE WHEN k.num = 0 THEN NULL ELSE at.attname::text END \
-                        FROM unnest(i.indkey::int2[]) WITH ORDINALITY k(num, ord) \
-                        LEFT JOIN pg_attribute at ON at.attrelid = i.indrelid AND at.attnum = k.num \
-                       WHERE k.ord <= i.indnkeyatts ORDER BY k.ord), \
-                i.indpred IS NOT NULL, pg_get_indexdef(i.indexrelid) \
+        "SELECT ic.relname::text, i.indrelid, i.indisunique, i.indisprimary, i.indkey::int2[], i.indnkeyatts, i.indpred IS NOT NULL \
            FROM pg_index i JOIN pg_class ic ON ic.oid = i.indexrelid JOIN pg_class c ON c.oid = i.indrelid \
            JOIN pg_namespace n ON n.oid = c.relnamespace WHERE {SYSTEM_SCHEMAS}"
     );
     for row in r.rows("indexes", &sql).await {
+        let relation: Oid = row.get(1);
+        let keys: Vec<i16> = row.get(4);
+        let key_count: i16 = row.get(5);
+        // Attribute number 0 is an expression key.
+        let columns = keys
+            .iter()
+            .take(key_count.max(0) as usize)
+            .map(|k| if *k == 0 { None } else { column_name(&snap, relation, *k) })
+            .collect();
         snap.indexes.push(Index {
             name: row.get(0),
-            relation: row.get(1),
+            relation,
             unique: row.get(2),
             primary: row.get(3),
-            columns: row.get(4),
-            partial: row.get(5),
-            definition: row.get(6),
+            columns,
+            partial: row.get(6),
         });
     }
 

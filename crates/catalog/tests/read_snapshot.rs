@@ -59,3 +59,20 @@ async fn bad_urls_and_unreachable_hosts_are_clear_errors() {
     let err = connect("postgres://u:secret@127.0.0.1:1/db").await.unwrap_err().to_string();
     assert!(err.contains("cannot connect") && !err.contains("secret"), "{err}");
 }
+
+#[tokio::test]
+async fn generated_columns_and_defaults_are_read() {
+    let cluster = Cluster::start().unwrap();
+    cluster.create_database("app").unwrap();
+    cluster
+        .psql("app", "CREATE TABLE t (id bigserial PRIMARY KEY, a int, b int GENERATED ALWAYS AS (a * 2) STORED, c uuid DEFAULT gen_random_uuid());")
+        .unwrap();
+    let client = connect(&cluster.url("app")).await.unwrap();
+    let snap = read_snapshot(&client, &ReadOptions::default()).await.unwrap();
+    assert!(snap.unreadable.is_empty(), "{:?}", snap.unreadable);
+    let t = snap.relations.iter().find(|r| r.name == "t").unwrap();
+    assert!(t.column("id").unwrap().default.as_deref().unwrap().contains("nextval"));
+    assert!(t.column("b").unwrap().generated);
+    assert!(t.column("b").unwrap().default.as_deref().unwrap().contains('a'));
+    assert!(t.column("c").unwrap().default.as_deref().unwrap().contains("gen_random_uuid"));
+}

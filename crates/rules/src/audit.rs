@@ -77,6 +77,8 @@ pub struct Audit<'a> {
     relations: HashMap<Oid, &'a Relation>,
     by_name: HashMap<(&'a str, &'a str), &'a Relation>,
     functions: HashMap<&'a str, Vec<&'a Function>>,
+    policies: HashMap<Oid, Vec<&'a Policy>>,
+    acting: Vec<(Oid, Oid)>,
     read_scoped_memo: RefCell<HashMap<(Oid, Oid), bool>>,
 }
 
@@ -88,11 +90,23 @@ impl<'a> Audit<'a> {
         for f in &snapshot.functions {
             functions.entry(f.name.as_str()).or_default().push(f);
         }
+        let mut policies: HashMap<Oid, Vec<&Policy>> = HashMap::new();
+        for p in &snapshot.policies {
+            policies.entry(p.relation).or_default().push(p);
+        }
+        let mut acting = Vec::new();
+        for &app in &model.app_roles {
+            let mut roles: Vec<Oid> = access.can_become(app).iter().copied().collect();
+            roles.sort_unstable();
+            acting.extend(roles.into_iter().map(|r| (app, r)));
+        }
         Audit {
             snapshot,
             config,
             access,
             model,
+            policies,
+            acting,
             relations: snapshot.relations.iter().map(|r| (r.oid, r)).collect(),
             by_name: snapshot.relations.iter().map(|r| ((r.schema.as_str(), r.name.as_str()), r)).collect(),
             functions,
@@ -129,15 +143,7 @@ impl<'a> Audit<'a> {
 
     /// The roles an attacker holding an app role can act as: itself and every role it can `SET ROLE` to.
     pub fn acting_roles(&self) -> Vec<(Oid, Oid)> {
-        let mut out = Vec::new();
-        for &app in &self.model.app_roles {
-            let mut roles: Vec<Oid> = self.access.can_become(app).into_iter().collect();
-            roles.sort_unstable();
-            for r in roles {
-                out.push((app, r));
-            }
-        }
-        out
+        self.acting.clone()
     }
 
     /// "app_user" or "app_user (after SET ROLE reporting)".
@@ -151,10 +157,12 @@ impl<'a> Audit<'a> {
 
     /// The policies PostgreSQL applies to `role` for `op` on `rel`.
     pub fn applicable(&self, rel: &Relation, role: Oid, op: Op) -> Vec<&'a Policy> {
-        self.snapshot
-            .policies
-            .iter()
-            .filter(|p| p.relation == rel.oid && op.matches(p.command) && self.access.policy_applies(p, role))
+        self.policies
+            .get(&rel.oid)
+            .into_iter()
+            .flatten()
+            .copied()
+            .filter(|p| op.matches(p.command) && self.access.policy_applies(p, role))
             .collect()
     }
 

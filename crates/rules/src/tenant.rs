@@ -186,12 +186,28 @@ impl TenantModel {
         let ordinary = |r: &&tenantguard_catalog::Role| {
             !r.superuser && !r.bypass_rls && !r.name.starts_with("pg_") && r.oid >= 16384
         };
-        let tenant_data: Vec<&tenantguard_catalog::Relation> = snap
+        // Index tenant data by who holds privileges on it, so each role only checks its own tables.
+        let mut by_grantee: HashMap<Oid, Vec<&tenantguard_catalog::Relation>> = HashMap::new();
+        for rel in snap
             .relations
             .iter()
             .filter(|r| self.tables.contains_key(&r.oid) || (r.kind.is_table() && self.tenant_schemas.contains(&r.schema)))
-            .collect();
-        let reaches_tenant_data = |oid: Oid| tenant_data.iter().any(|rel| access.reaches(oid, rel));
+        {
+            let mut grantees: HashSet<Oid> = rel.grants.iter().map(|g| g.grantee).collect();
+            grantees.extend(rel.columns.iter().flat_map(|c| c.grants.iter().map(|g| g.grantee)));
+            grantees.insert(rel.owner);
+            for g in grantees {
+                by_grantee.entry(g).or_default().push(rel);
+            }
+        }
+        let reaches_tenant_data = |oid: Oid| {
+            let privs = access.privileges_of(oid);
+            privs
+                .iter()
+                .chain(std::iter::once(&tenantguard_catalog::PUBLIC))
+                .flat_map(|g| by_grantee.get(g).into_iter().flatten())
+                .any(|rel| access.reaches(oid, rel))
+        };
         let users: Vec<Oid> = snap
             .roles
             .iter()

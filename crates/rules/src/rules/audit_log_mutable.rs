@@ -17,7 +17,7 @@ fn guard<'a>(a: &'a Audit, rel: &Relation, pick: fn(&Trigger) -> bool) -> Option
     a.snapshot.triggers.iter().filter(|t| t.relation == rel.oid).find(|t| {
         pick(t)
             && (t.before || t.instead)
-            && a.snapshot.function(t.function).is_some_and(|f| f.source.to_ascii_lowercase().contains("raise"))
+            && a.snapshot.function(t.function).is_some_and(|f| raises_error(&f.source))
     })
 }
 
@@ -87,4 +87,14 @@ fn check(a: &Audit) -> Vec<Finding> {
 /// An event trigger whose function mentions the log's schema guards it.
 fn guards_schema(a: &Audit, e: &tenantguard_catalog::EventTrigger, schema: &str) -> bool {
     e.name.contains(schema) || a.snapshot.function(e.function).is_some_and(|f| f.source.contains(schema) || f.schema == schema)
+}
+
+/// The function body raises an error (not just a NOTICE): `RAISE EXCEPTION`, `RAISE SQLSTATE`,
+/// `RAISE 'message'`, `RAISE USING …`, or a bare `RAISE;`.
+fn raises_error(source: &str) -> bool {
+    let src = source.to_ascii_lowercase();
+    src.match_indices("raise").any(|(i, _)| {
+        let rest = src[i + 5..].trim_start();
+        ["exception", "sqlstate", "'", "using", ";"].iter().any(|k| rest.starts_with(k))
+    })
 }

@@ -19,7 +19,7 @@ fn check(a: &Audit) -> Vec<Finding> {
     for fk in a.snapshot.constraints.iter().filter(|c| c.kind == ConstraintKind::ForeignKey) {
         let (Some(child), Some(parent_oid)) = (a.model.tables.get(&fk.relation), fk.referenced_relation) else { continue };
         let Some(parent) = a.model.tables.get(&parent_oid) else { continue };
-        if parent.via == TenantVia::Registry || child.columns.is_empty() || parent.columns.is_empty() || fk.relation == parent_oid {
+        if parent.via == TenantVia::Registry || child.columns.is_empty() || parent.columns.is_empty() {
             continue;
         }
         // Tenant-aligned: some child tenant column maps onto a parent tenant column.

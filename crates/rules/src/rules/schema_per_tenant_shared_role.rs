@@ -16,14 +16,33 @@ fn check(a: &Audit) -> Vec<Finding> {
     if a.model.tenant_schemas.len() < 2 {
         return out;
     }
+    let mut tables_in: std::collections::HashMap<&str, Vec<&tenantguard_catalog::Relation>> = std::collections::HashMap::new();
+    for r in a.snapshot.relations.iter().filter(|r| r.kind.is_table()) {
+        tables_in.entry(r.schema.as_str()).or_default().push(r);
+    }
+    // Schemas each grantee has USAGE on (or owns), so a role only looks at schemas it could reach.
+    let mut usable: std::collections::HashMap<u32, Vec<&str>> = std::collections::HashMap::new();
+    for s in a.snapshot.schemas.iter().filter(|s| a.model.tenant_schemas.contains(&s.name)) {
+        usable.entry(s.owner).or_default().push(&s.name);
+        for g in s.grants.iter().filter(|g| g.privilege == tenantguard_catalog::Privilege::Usage) {
+            usable.entry(g.grantee).or_default().push(&s.name);
+        }
+    }
     for (app, role) in a.acting_roles() {
-        let reached: Vec<&str> = a
-            .model
-            .tenant_schemas
+        let privs = a.access.privileges_of(role);
+        let mut candidates: Vec<&str> = privs
             .iter()
-            .filter(|s| a.access.schema_usage(role, s))
-            .filter(|s| a.snapshot.relations.iter().filter(|r| &r.schema == *s && r.kind.is_table()).any(|r| a.access.reaches(role, r)))
-            .map(String::as_str)
+            .chain(std::iter::once(&tenantguard_catalog::PUBLIC))
+            .flat_map(|g| usable.get(g).into_iter().flatten().copied())
+            .collect();
+        if a.access.is_superuser(role) {
+            candidates = a.model.tenant_schemas.iter().map(String::as_str).collect();
+        }
+        candidates.sort_unstable();
+        candidates.dedup();
+        let reached: Vec<&str> = candidates
+            .into_iter()
+            .filter(|s| tables_in.get(s).into_iter().flatten().any(|r| a.access.reaches(role, r)))
             .collect();
         if reached.len() < 2 {
             continue;

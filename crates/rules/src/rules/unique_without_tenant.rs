@@ -33,12 +33,14 @@ fn check(a: &Audit) -> Vec<Finding> {
         if t.columns.is_empty() || t.via == TenantVia::Registry {
             continue;
         }
-        for idx in a.snapshot.indexes_on(rel.oid).filter(|i| i.unique && !i.primary) {
+        for idx in a.snapshot.indexes_on(rel.oid).filter(|i| i.unique) {
             let cols: Vec<&str> = idx.columns.iter().flatten().map(String::as_str).collect();
             if cols.iter().any(|c| t.columns.iter().any(|tc| tc == c)) {
                 continue;
             }
-            if cols.len() == 1 && idx.columns.len() == 1 && surrogate(rel, cols[0]) {
+            // Generated surrogate keys reveal nothing a tenant chose; a bare `id` primary key
+            // without a generator is the application's own surrogate too.
+            if cols.len() == 1 && idx.columns.len() == 1 && (surrogate(rel, cols[0]) || (idx.primary && cols[0] == "id")) {
                 continue;
             }
             out.push(
