@@ -4,18 +4,19 @@
 //! batch fails it is rolled back and replayed statement by statement, so the failure
 //! gets an exact position and the file's other statements still apply.
 //!
-//! Re-linting reuses work: after a run the database state before the last few files is
-//! kept as a template (a checkpoint keyed by the chained content hash of the files before
-//! it). A later run whose files share that prefix copies the template
-//! (`CREATE DATABASE … TEMPLATE … STRATEGY FILE_COPY`) and applies only the rest.
-//! Roles are cluster-wide, so a checkpoint is used only when the cluster's roles are
-//! exactly as they were when it was taken (roles created since are dropped first);
-//! otherwise the cluster is replaced.
+//! Re-linting reuses work without copying databases: all files but the last few are
+//! committed; the tail is applied inside one transaction, the catalog is read on that same
+//! connection, and the reader's closing ROLLBACK returns the database to the committed
+//! state. The kept database is keyed by the chained content hash of its committed files:
+//! a later run that still starts with them applies only its tail. Roles are cluster-wide
+//! but CREATE ROLE is transactional, so the tail's roles roll back too; when an earlier
+//! file changed, roles earlier runs created are dropped (or the cluster is replaced).
 
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
-use tenantguard_testkit::Cluster;
+use tenantguard_testkit::{Cluster, ClusterOptions};
+use tenantguard_catalog::{read_snapshot, ReadOptions, Snapshot};
 use tokio_postgres::error::ErrorPosition;
 use tokio_postgres::{Client, NoTls};
 
@@ -36,17 +37,16 @@ pub struct Failure {
 
 #[derive(Debug)]
 pub struct Applied {
-    pub url: String,
     pub failures: Vec<Failure>,
-    /// Files whose effect came from a checkpoint instead of being applied.
+    /// Files whose effect was already committed in the shadow database by an earlier run.
     pub reused: usize,
 }
 
-struct Checkpoint {
-    /// Files applied in the template.
-    count: usize,
-    hash: [u8; 32],
+/// The shadow database kept between runs: files `[0, committed)` are in it for good.
+struct Kept {
     db: String,
+    committed: usize,
+    hash: [u8; 32],
     roles: String,
 }
 
@@ -54,10 +54,12 @@ pub struct Shadow {
     cluster: Cluster,
     /// How long the cluster took to start (reported apart from the lint itself).
     pub startup: Duration,
-    /// Keep templates for re-linting (long-lived linters); a one-shot CLI run skips their cost.
-    pub keep_checkpoints: bool,
-    checkpoints: Vec<Checkpoint>,
-    current: Option<String>,
+    /// The last files are applied in a transaction that reading the catalog rolls back, so
+    /// the database is left at the state before them: re-linting a change there reapplies
+    /// only the tail (no database copy).
+    pub tail: usize,
+    kept: Option<Kept>,
+    initial_roles: String,
     seq: u32,
 }
 
@@ -68,11 +70,10 @@ const ROLE_STATE: &str = "SELECT coalesce(string_agg(x, E'\\n' ORDER BY x), '') 
 impl Shadow {
     pub async fn start() -> anyhow::Result<Shadow> {
         let started = Instant::now();
-        let cluster = tokio::task::spawn_blocking(Cluster::start).await.context("starting the shadow cluster")?.context("starting the shadow cluster (needs local PostgreSQL server binaries; see docs/lint.md)")?;
+        let cluster = tokio::task::spawn_blocking(|| Cluster::start_with(&shadow_options())).await.context("starting the shadow cluster")?.context("starting the shadow cluster (needs local PostgreSQL server binaries; see docs/lint.md)")?;
         let startup = started.elapsed();
-        let mut shadow = Shadow { cluster, startup, keep_checkpoints: false, checkpoints: Vec::new(), current: None, seq: 0 };
-        let roles = shadow.role_state().await?;
-        shadow.checkpoints.push(Checkpoint { count: 0, hash: [0; 32], db: "template1".into(), roles });
+        let mut shadow = Shadow { cluster, startup, tail: 32, kept: None, initial_roles: String::new(), seq: 0 };
+        shadow.initial_roles = shadow.role_state().await?;
         Ok(shadow)
     }
 
@@ -89,99 +90,107 @@ impl Shadow {
         Ok(c.query_one(ROLE_STATE, &[]).await?.get(0))
     }
 
-    /// The newest checkpoint the files still share, with the cluster's roles restored to it.
-    async fn restore_point(&mut self, files: &[MigrationFile]) -> anyhow::Result<usize> {
+    /// Files already committed that `files` still starts with (0: a new database was made).
+    async fn reuse_or_reset(&mut self) -> anyhow::Result<()> {
         let admin = self.admin().await?;
-        if let Some(db) = self.current.take() {
-            admin.batch_execute(&format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", ident(&db))).await?;
+        if let Some(k) = self.kept.take() {
+            admin.batch_execute(&format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", ident(&k.db))).await?;
         }
-        let usable = |c: &Checkpoint| c.count == 0 || (c.count <= files.len() && files[c.count - 1].chain_hash == c.hash);
-        let keep = self.checkpoints.iter().rposition(usable).unwrap_or(0);
-        for c in self.checkpoints.drain(keep + 1..) {
-            admin.batch_execute(&format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", ident(&c.db))).await?;
-        }
-        let wanted = self.checkpoints[keep].roles.clone();
         let now: String = admin.query_one(ROLE_STATE, &[]).await?.get(0);
-        if now != wanted {
-            let keep_names: std::collections::HashSet<&str> = wanted.lines().filter_map(|l| l.strip_prefix("r|")?.split('|').next()).collect();
+        if now != self.initial_roles {
+            // Roles are cluster-wide: drop the ones earlier runs created, or start afresh.
+            let keep: std::collections::HashSet<&str> = self.initial_roles.lines().filter_map(|l| l.strip_prefix("r|")?.split('|').next()).collect();
             for line in now.lines() {
                 if let Some(name) = line.strip_prefix("r|").and_then(|l| l.split('|').next()) {
-                    if !keep_names.contains(name) {
+                    if !keep.contains(name) {
                         let _ = admin.batch_execute(&format!("DROP ROLE IF EXISTS {}", ident(name))).await;
                     }
                 }
             }
             let again: String = admin.query_one(ROLE_STATE, &[]).await?.get(0);
-            if again != wanted {
-                // Roles that existed were altered: only a fresh cluster is sound.
+            if again != self.initial_roles {
                 drop(admin);
                 let fresh = Shadow::start().await?;
-                let keep_checkpoints = self.keep_checkpoints;
-                *self = Shadow { startup: self.startup, keep_checkpoints, ..fresh };
-                return Ok(0);
+                let tail = self.tail;
+                *self = Shadow { tail, startup: self.startup, ..fresh };
             }
-        }
-        Ok(keep)
-    }
-
-    /// Apply `files` to a new shadow database. `parsed(i)` gives file i's statements (needed
-    /// before applying it: statements that cannot run in a transaction block go one by one).
-    pub async fn apply(&mut self, files: &[MigrationFile], parsed: &mut dyn FnMut(usize) -> ParsedFile) -> anyhow::Result<(Applied, Vec<ParsedFile>)> {
-        let keep = self.restore_point(files).await?;
-        let from = self.checkpoints[keep].count;
-        self.seq += 1;
-        let db = format!("tenantguard_shadow_{}", self.seq);
-        self.create_from(&db, &self.checkpoints[keep].db.clone()).await?;
-        self.current = Some(db.clone());
-        let url = self.cluster.url(&db);
-        let mut client = connect(&url).await?;
-        // Checkpoints just before the last file and a few files back: the files a pull request changes.
-        let marks: Vec<usize> = if self.keep_checkpoints {
-            let n = files.len();
-            let mut m: Vec<usize> = [n.saturating_sub(1), n.saturating_sub(5)].into_iter().filter(|&c| c > from && c < n).collect();
-            m.sort_unstable();
-            m.dedup();
-            m
-        } else {
-            Vec::new()
-        };
-        let mut failures = Vec::new();
-        let mut all = Vec::with_capacity(files.len());
-        for (i, file) in files.iter().enumerate() {
-            let p = parsed(i);
-            if i >= from {
-                if marks.contains(&i) {
-                    drop(client);
-                    let name = format!("tenantguard_ck_{}_{}", self.seq, i);
-                    self.create_from(&name, &db).await?;
-                    let roles = self.role_state().await?;
-                    self.checkpoints.push(Checkpoint { count: i, hash: files[i - 1].chain_hash, db: name, roles });
-                    client = connect(&url).await?;
-                }
-                if client.is_closed() {
-                    client = connect(&url).await?; // a migration ended its own session
-                }
-                if let Some(f) = apply_file(&client, i, file, &p).await {
-                    failures.push(f);
-                }
-            }
-            all.push(p);
-        }
-        Ok((Applied { url, failures, reused: from }, all))
-    }
-
-    async fn create_from(&self, db: &str, template: &str) -> anyhow::Result<()> {
-        let admin = self.admin().await?;
-        let sql = format!("CREATE DATABASE {} TEMPLATE {} STRATEGY FILE_COPY", ident(db), ident(template));
-        if admin.batch_execute(&sql).await.is_err() {
-            // Before PostgreSQL 15 there is no STRATEGY (and FILE_COPY was the only way).
-            admin
-                .batch_execute(&format!("CREATE DATABASE {} TEMPLATE {}", ident(db), ident(template)))
-                .await
-                .with_context(|| format!("creating shadow database {db}"))?;
         }
         Ok(())
     }
+
+    /// Apply `files` and read the resulting catalog. `parsed(i)` gives file i's statements
+    /// (needed before applying it: some statements cannot run in a transaction block).
+    pub async fn apply_and_read(&mut self, files: &[MigrationFile], parsed: &mut dyn FnMut(usize) -> ParsedFile) -> anyhow::Result<(Applied, Vec<ParsedFile>, Snapshot)> {
+        let t0 = Instant::now();
+        let usable = self.kept.as_ref().is_some_and(|k| k.committed == 0 || (k.committed <= files.len() && files[k.committed - 1].chain_hash == k.hash));
+        let roles_same = match &self.kept {
+            Some(k) if usable => self.role_state().await? == k.roles,
+            _ => false,
+        };
+        if !(usable && roles_same) {
+            self.reuse_or_reset().await?;
+            self.seq += 1;
+            let db = format!("tenantguard_shadow_{}", self.seq);
+            self.admin().await?.batch_execute(&format!("CREATE DATABASE {} TEMPLATE template1", ident(&db))).await.with_context(|| format!("creating shadow database {db}"))?;
+            self.kept = Some(Kept { db, committed: 0, hash: [0; 32], roles: self.initial_roles.clone() });
+        }
+        trace("shadow database ready", t0);
+        let (db, from) = self.kept.as_ref().map(|k| (k.db.clone(), k.committed)).unwrap_or_default();
+        let url = self.cluster.url(&db);
+        let mut client = connect(&url).await?;
+        let commit_to = files.len().saturating_sub(self.tail).max(from);
+        let mut failures = Vec::new();
+        let mut all = Vec::with_capacity(files.len());
+        let t0 = Instant::now();
+        // Committed files go one implicit transaction each (one transaction for all of them
+        // with savepoints measured no faster, and holds a lock per relation).
+        for (i, file) in files.iter().enumerate() {
+            let p = parsed(i);
+            if i == commit_to {
+                trace("committed files applied", t0);
+                let roles = self.role_state().await?;
+                self.kept = Some(Kept { db: db.clone(), committed: i, hash: if i == 0 { [0; 32] } else { files[i - 1].chain_hash }, roles });
+                client.batch_execute("BEGIN ISOLATION LEVEL REPEATABLE READ").await?; // the reader asks for this level: it must match
+            }
+            if i >= from {
+                if client.is_closed() {
+                    client = connect(&url).await?; // a migration ended its own session
+                }
+                let failure = if i < commit_to { apply_file(&client, i, file, &p).await } else { apply_in_transaction(&client, i, file, &p).await };
+                failures.extend(failure);
+            }
+            all.push(p);
+        }
+        if commit_to == files.len() {
+            let roles = self.role_state().await?;
+            self.kept = Some(Kept { db: db.clone(), committed: files.len(), hash: files.last().map(|f| f.chain_hash).unwrap_or([0; 32]), roles });
+            client.batch_execute("BEGIN ISOLATION LEVEL REPEATABLE READ").await?; // the reader asks for this level: it must match
+        }
+        trace("all files applied", t0);
+        // The reader opens its own transaction block (a no-op here: BEGIN inside one only
+        // warns), sees the uncommitted tail, and its closing ROLLBACK undoes the tail.
+        let t0 = Instant::now();
+        let snapshot = read_snapshot(&client, &ReadOptions::default()).await.context("reading the shadow database's catalog")?;
+        let _ = client.batch_execute("ROLLBACK").await;
+        trace("catalog read", t0);
+        Ok((Applied { failures, reused: from }, all, snapshot))
+    }
+}
+
+/// Applying DDL is catalog churn on two cores: keep the whole catalog in memory, never
+/// checkpoint or WAL-log more than needed, and keep autovacuum from competing for CPU.
+fn shadow_options() -> ClusterOptions {
+    ClusterOptions::default()
+        .set("shared_buffers", "256MB")
+        .set("max_wal_size", "8GB")
+        .set("checkpoint_timeout", "1h")
+        .set("autovacuum", "off")
+        .set("wal_level", "minimal")
+        .set("max_wal_senders", "0")
+        // The tail transaction locks every relation it creates.
+        .set("max_connections", "30")
+        .set("max_locks_per_transaction", "4096")
+        .set("jit", "off")
 }
 
 async fn connect(url: &str) -> anyhow::Result<Client> {
@@ -192,6 +201,13 @@ async fn connect(url: &str) -> anyhow::Result<Client> {
     // A stuck migration (waiting on a lock, sleeping) must not hang CI.
     client.batch_execute("SET statement_timeout = '60s'; SET lock_timeout = '10s'; SET client_min_messages = error").await?;
     Ok(client)
+}
+
+/// `TENANTGUARD_LINT_TRACE=1`: where the time goes, on stderr.
+fn trace(what: &str, since: Instant) {
+    if std::env::var_os("TENANTGUARD_LINT_TRACE").is_some() {
+        eprintln!("  [lint] {what}: {:.3}s", since.elapsed().as_secs_f64());
+    }
 }
 
 fn ident(s: &str) -> String {
@@ -232,6 +248,65 @@ async fn apply_file(client: &Client, index: usize, file: &MigrationFile, parsed:
         }
     }
     first
+}
+
+/// A tail file inside the open transaction: savepoints stand in for the per-file transaction.
+async fn apply_in_transaction(client: &Client, index: usize, file: &MigrationFile, parsed: &ParsedFile) -> Option<Failure> {
+    let one_by_one = parsed.stmts.iter().any(|s| s.needs_own_transaction);
+    if !one_by_one && parsed.parse_error.is_none() {
+        let _ = client.batch_execute("SAVEPOINT tg_file").await;
+        match client.batch_execute(file.up_sql()).await {
+            Ok(()) => {
+                let _ = client.batch_execute("RELEASE SAVEPOINT tg_file").await;
+                return None;
+            }
+            Err(_) => {
+                let _ = client.batch_execute("ROLLBACK TO SAVEPOINT tg_file; RELEASE SAVEPOINT tg_file").await;
+            }
+        }
+    }
+    let mut first: Option<Failure> = None;
+    for s in &parsed.stmts {
+        let Some(text) = in_transaction_text(&file.text[s.start..s.end], s.needs_own_transaction) else { continue };
+        let _ = client.batch_execute("SAVEPOINT tg_stmt").await;
+        match client.batch_execute(&text).await {
+            Ok(()) => {
+                let _ = client.batch_execute("RELEASE SAVEPOINT tg_stmt").await;
+            }
+            Err(e) => {
+                let _ = client.batch_execute("ROLLBACK TO SAVEPOINT tg_stmt; RELEASE SAVEPOINT tg_stmt").await;
+                match &mut first {
+                    Some(f) => f.also_failed += 1,
+                    None => {
+                        let (within, message) = describe(&e, &text);
+                        first = Some(Failure { file: index, offset: s.start + within, stmt_start: Some(s.start), message, also_failed: 0 });
+                    }
+                }
+            }
+        }
+    }
+    first
+}
+
+/// What to run inside the tail transaction: transaction control is dropped (the tail is one
+/// transaction already), CONCURRENTLY is blanked (same catalog result), and statements
+/// that cannot run in a block at all (VACUUM, CREATE DATABASE, ALTER SYSTEM) are skipped:
+/// they change nothing the audit reads.
+fn in_transaction_text(text: &str, needs_own: bool) -> Option<String> {
+    if !needs_own {
+        return Some(text.to_string());
+    }
+    let upper = text.to_ascii_uppercase();
+    let first = upper.split_whitespace().next().unwrap_or("");
+    if matches!(first, "BEGIN" | "START" | "COMMIT" | "END" | "ROLLBACK" | "SAVEPOINT" | "RELEASE" | "VACUUM" | "ALTER" | "REINDEX" | "PREPARE") && !upper.contains("CONCURRENTLY") {
+        return None;
+    }
+    if let Some(i) = upper.find("CONCURRENTLY") {
+        let mut t = text.to_string();
+        t.replace_range(i..i + "CONCURRENTLY".len(), "            ");
+        return Some(t);
+    }
+    None
 }
 
 /// The server's message (with detail and hint) and the byte offset its position points at.

@@ -169,7 +169,7 @@ fn shown(p: &Path) -> String {
 }
 
 async fn lint_set(set: &MigrationSet, config: &Config) -> anyhow::Result<(Outcome, std::time::Duration)> {
-    let mut linter = Linter::start(false).await?;
+    let mut linter = Linter::start().await?;
     let startup = linter.startup();
     Ok((linter.lint(set, config).await?, startup))
 }

@@ -31,7 +31,7 @@ pub fn file(i: usize) -> (String, String) {
         1 => {
             let t = table(i);
             let _ = writeln!(s, "-- Feature {i}: {t}\nCREATE TABLE public.{t} (\n    id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,\n    tenant_id uuid NOT NULL REFERENCES public.tenants (id),");
-            for c in 0..(8 + i % 7) {
+            for c in 0..(14 + i % 11) {
                 let ty = ["text", "integer", "numeric(12,2)", "timestamptz", "boolean", "jsonb", "uuid"][c % 7];
                 let default = if ty == "text" && c % 3 == 0 { " NOT NULL DEFAULT ''" } else { "" };
                 let _ = writeln!(s, "    col_{c} {ty}{default},");
@@ -51,7 +51,11 @@ pub fn file(i: usize) -> (String, String) {
         2 => {
             let t = table(latest);
             let _ = writeln!(s, "-- Totals for {t}\nCREATE OR REPLACE FUNCTION public.{t}_total(p_since timestamptz)\nRETURNS bigint\nLANGUAGE plpgsql STABLE\nAS $$\nDECLARE\n    n bigint;\nBEGIN");
-            let _ = writeln!(s, "    -- RLS scopes the count to the caller's tenant.\n    SELECT count(*) INTO n\n      FROM public.{t}\n     WHERE created_at >= p_since;\n    IF n IS NULL THEN\n        n := 0;\n    END IF;\n    RETURN n;\nEND;\n$$;");
+            let _ = writeln!(s, "    -- RLS scopes the count to the caller's tenant.\n    SELECT count(*) INTO n\n      FROM public.{t}\n     WHERE created_at >= p_since;\n    IF n IS NULL THEN\n        n := 0;\n    END IF;");
+            for k in 0..(6 + i % 9) {
+                let _ = writeln!(s, "    -- step {k}: clamp to the reporting window\n    IF n > {lim} THEN\n        RAISE NOTICE 'feature {i}: % rows over {lim}', n;\n        n := {lim};\n    END IF;", lim = 1000 * (k + 1));
+            }
+            let _ = writeln!(s, "    RETURN n;\nEND;\n$$;");
             let _ = writeln!(s, "GRANT EXECUTE ON FUNCTION public.{t}_total(timestamptz) TO app_user;");
             let _ = writeln!(s, "CREATE VIEW public.{t}_recent WITH (security_invoker = true) AS\n    SELECT id, tenant_id, created_at\n      FROM public.{t}\n     WHERE created_at > now() - interval '30 days';");
             let _ = writeln!(s, "GRANT SELECT ON public.{t}_recent TO app_user;");

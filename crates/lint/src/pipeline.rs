@@ -5,8 +5,7 @@
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
-use anyhow::Context;
-use tenantguard_catalog::{read_snapshot, ReadOptions, Snapshot};
+use tenantguard_catalog::Snapshot;
 use tenantguard_rules::{Audit, Config, Finding};
 
 use crate::appcode::AppContext;
@@ -38,10 +37,9 @@ pub struct Linter {
 }
 
 impl Linter {
-    /// Start the shadow cluster. `keep_checkpoints`: keep templates so a re-lint applies only changed files.
-    pub async fn start(keep_checkpoints: bool) -> anyhow::Result<Linter> {
-        let mut shadow = Shadow::start().await?;
-        shadow.keep_checkpoints = keep_checkpoints;
+    /// Start the shadow cluster; later lints reuse what they share with earlier ones.
+    pub async fn start() -> anyhow::Result<Linter> {
+        let shadow = Shadow::start().await?;
         Ok(Linter { shadow, parses: HashMap::new() })
     }
 
@@ -81,16 +79,13 @@ impl Linter {
                 Err(_) => ParsedFile::default(),
             }
         };
-        let (applied, parsed) = self.shadow.apply(&set.files, &mut next).await?;
+        let (applied, parsed, snapshot) = self.shadow.apply_and_read(&set.files, &mut next).await?;
         let _ = parser.join();
         for ((f, p), sp) in set.files.iter().zip(&parsed).zip(&received) {
             self.parses.entry(f.chain_hash).or_insert_with(|| (p.clone(), sp.clone()));
         }
         let applied_at = Instant::now();
 
-        let client = tenantguard_catalog::reader::connect(&applied.url).await.context("reading the shadow database")?;
-        let snapshot = read_snapshot(&client, &ReadOptions::default()).await.context("reading the shadow database's catalog")?;
-        drop(client);
         if applied.failures.is_empty() {
             check_app_roles(&snapshot, config)?;
         }
