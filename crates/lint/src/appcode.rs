@@ -89,20 +89,21 @@ fn comment_only(line: &str) -> bool {
 /// Walk `paths` (files or directories) for sources; `skip` are directories not to enter (the migrations).
 pub fn collect(paths: &[PathBuf], skip: &[PathBuf]) -> Vec<PathBuf> {
     let mut out = Vec::new();
-    let mut stack: Vec<PathBuf> = paths.to_vec();
-    while let Some(p) = stack.pop() {
+    let mut stack: Vec<(PathBuf, bool)> = paths.iter().map(|p| (p.clone(), true)).collect();
+    while let Some((p, given)) = stack.pop() {
         if skip.iter().any(|s| same(s, &p)) {
             continue;
         }
         if p.is_dir() {
             let name = p.file_name().and_then(|n| n.to_str()).unwrap_or("");
-            if (name.starts_with('.') && name != "." && name != "..") || SKIP_DIRS.contains(&name) {
+            // Hidden and build directories are skipped below the paths given, never the paths themselves.
+            if !given && (name.starts_with('.') || SKIP_DIRS.contains(&name)) {
                 continue;
             }
             if let Ok(rd) = std::fs::read_dir(&p) {
                 let mut children: Vec<PathBuf> = rd.flatten().map(|e| e.path()).collect();
                 children.sort();
-                stack.extend(children.into_iter().rev());
+                stack.extend(children.into_iter().rev().map(|c| (c, false)));
             }
         } else if p.extension().and_then(|e| e.to_str()).is_some_and(|e| EXTENSIONS.contains(&e)) {
             out.push(p);

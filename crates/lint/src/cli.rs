@@ -214,6 +214,9 @@ pub async fn run(args: LintArgs) -> anyhow::Result<ExitCode> {
                 } else {
                     let (h, b) = tokio::join!(head, lint_set(&base_set, &config));
                     // A base that no longer lints (it failed in its time too) still gives its keys when possible.
+                    if let Err(e) = &b {
+                        eprintln!("tenantguard lint: the migrations at {base} did not lint ({e:#}); every finding counts as new");
+                    }
                     (h?, b.ok())
                 };
                 let mut outcome = head.0;
