@@ -12,7 +12,9 @@ pub fn generate(dir: &Path, files: usize) -> std::io::Result<usize> {
     std::fs::create_dir_all(dir)?;
     let mut lines = 0;
     for i in 0..files {
-        let (name, sql) = file(i);
+        let (name, body) = file(i);
+        // Reviewed migrations carry a header: ticket, author, rollback notes.
+        let sql = format!("-- Migration {n}: {name}\n-- Ticket: PLAT-{t}\n-- Reviewed-by: platform-team\n-- Rollback: restore from the previous release's schema dump;\n--   data written since then is kept.\n\n{body}", n = i + 1, t = 1000 + i * 7);
         lines += sql.lines().count();
         std::fs::write(dir.join(format!("{:05}_{name}.sql", i + 1)), sql)?;
     }
@@ -31,7 +33,7 @@ pub fn file(i: usize) -> (String, String) {
         1 => {
             let t = table(i);
             let _ = writeln!(s, "-- Feature {i}: {t}\nCREATE TABLE public.{t} (\n    id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,\n    tenant_id uuid NOT NULL REFERENCES public.tenants (id),");
-            for c in 0..(14 + i % 11) {
+            for c in 0..(20 + i % 15) {
                 let ty = ["text", "integer", "numeric(12,2)", "timestamptz", "boolean", "jsonb", "uuid"][c % 7];
                 let default = if ty == "text" && c % 3 == 0 { " NOT NULL DEFAULT ''" } else { "" };
                 let _ = writeln!(s, "    col_{c} {ty}{default},");
@@ -52,7 +54,7 @@ pub fn file(i: usize) -> (String, String) {
             let t = table(latest);
             let _ = writeln!(s, "-- Totals for {t}\nCREATE OR REPLACE FUNCTION public.{t}_total(p_since timestamptz)\nRETURNS bigint\nLANGUAGE plpgsql STABLE\nAS $$\nDECLARE\n    n bigint;\nBEGIN");
             let _ = writeln!(s, "    -- RLS scopes the count to the caller's tenant.\n    SELECT count(*) INTO n\n      FROM public.{t}\n     WHERE created_at >= p_since;\n    IF n IS NULL THEN\n        n := 0;\n    END IF;");
-            for k in 0..(6 + i % 9) {
+            for k in 0..(10 + i % 12) {
                 let _ = writeln!(s, "    -- step {k}: clamp to the reporting window\n    IF n > {lim} THEN\n        RAISE NOTICE 'feature {i}: % rows over {lim}', n;\n        n := {lim};\n    END IF;", lim = 1000 * (k + 1));
             }
             let _ = writeln!(s, "    RETURN n;\nEND;\n$$;");
