@@ -32,7 +32,7 @@ fn main() {
         let out = linter.lint(&set, &config).await.expect("lint");
         let cold = t.elapsed();
         println!(
-            "cold lint: {:.3}s (parse+apply {:.3}s, catalog+rules+locate {:.3}s), {} findings, {} located",
+            "cold lint: {:.3}s (parse, apply and catalog read {:.3}s, rules and locations {:.3}s), {} findings, {} located",
             cold.as_secs_f64(),
             out.timings.parse_and_apply.as_secs_f64(),
             out.timings.audit.as_secs_f64(),

@@ -230,7 +230,7 @@ pub async fn run(args: LintArgs) -> anyhow::Result<ExitCode> {
             let (outcome, startup) = outcome;
             if args.timings {
                 eprintln!(
-                    "tenantguard lint: cluster up in {:.2}s; lint {:.2}s (parse+apply {:.2}s, catalog+rules {:.2}s) for {} files",
+                    "tenantguard lint: cluster up in {:.2}s; lint {:.2}s (parse, apply and catalog read {:.2}s, rules and locations {:.2}s) for {} files",
                     startup.as_secs_f64(),
                     outcome.timings.total.as_secs_f64(),
                     outcome.timings.parse_and_apply.as_secs_f64(),

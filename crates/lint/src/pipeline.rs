@@ -18,7 +18,9 @@ use crate::suppress;
 
 #[derive(Debug, Default, Clone, Copy)]
 pub struct Timings {
+    /// Parsing, applying and reading the shadow catalog (the read shares the apply's session).
     pub parse_and_apply: Duration,
+    /// The rules, locations and suppressions.
     pub audit: Duration,
     pub total: Duration,
     pub reused_files: usize,
