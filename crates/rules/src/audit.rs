@@ -214,11 +214,9 @@ impl<'a> Audit<'a> {
                     }
                     if let Expr::Call { name, args } = x {
                         if let Some(f) = self.resolve_function(name, args.len()) {
-                            if let crate::context::Value::Lookup { tables, .. } = self.function_source(f, 0) {
-                                for (schema, n) in tables {
-                                    if let Some(r) = self.relation_named(schema.as_deref(), &n) {
-                                        out.insert(r.oid);
-                                    }
+                            for u in self.body_tables(f) {
+                                if u.rel.oid != p.relation {
+                                    out.insert(u.rel.oid);
                                 }
                             }
                         }

@@ -446,8 +446,20 @@ impl Audit<'_> {
 
     /// A subquery (membership lookup or parent table) yields only the caller's tenants?
     fn subquery_pin(&self, query: &tenantguard_catalog::expr::Query, scope: Scope, _on_tenant: bool) -> AtomVerdict {
-        if query.complex && query.from.is_empty() {
-            return AtomVerdict::Gap(Gap::Unknown);
+        // `IN (SELECT auth.user_tenants())` / `IN (SELECT t FROM auth.user_tenants() t)`: the set comes from a getter.
+        if query.from.is_empty() {
+            return match query.targets.first().map(|t| self.classify(t)) {
+                Some(Value::Context(Source::Tenant | Source::Role | Source::Identity)) | Some(Value::Lookup { .. }) => AtomVerdict::Pin,
+                Some(Value::Untrusted(w)) => AtomVerdict::Gap(Gap::Untrusted(w)),
+                _ => AtomVerdict::Gap(Gap::Unknown),
+            };
+        }
+        if query.from.len() == 1 && query.filter.is_none() {
+            if let Some(f) = &query.from[0].function {
+                if matches!(self.classify(f), Value::Context(Source::Tenant | Source::Role | Source::Identity) | Value::Lookup { .. }) {
+                    return AtomVerdict::Pin;
+                }
+            }
         }
         if let Some(filter) = &query.filter {
             match self.filter_source(filter, scope.depth + 1) {
@@ -486,11 +498,33 @@ impl Audit<'_> {
             Some(tenantguard_catalog::expr::Statement::Select(q)) if q.from.is_empty() && q.targets.len() == 1 => {
                 Some(q.targets[0].clone())
             }
+            // `SELECT true FROM memberships WHERE …`: true exactly when such a row exists.
+            Some(tenantguard_catalog::expr::Statement::Select(q)) if !q.from.is_empty() && q.filter.is_some() => Some(Expr::Sub {
+                kind: SubKind::Exists,
+                test: None,
+                op: None,
+                query: Box::new(q.clone()),
+            }),
             _ => None,
         });
         let Some(body) = body else {
+            // PL/pgSQL and friends: a row value checked against the caller's context inside the body.
+            if mentions_row && self.body_uses_context(f) {
+                return AtomVerdict::Pin;
+            }
             return if mentions_row { AtomVerdict::Gap(Gap::Unknown) } else { AtomVerdict::Neutral };
         };
+        // Qualify the row's columns so they stay the outer row's inside the body's subqueries.
+        let args: Vec<Expr> = args
+            .iter()
+            .map(|a| match a.strip_casts() {
+                Expr::Column(parts) if parts.len() == 1 && scope.rel.column(&parts[0]).is_some() => {
+                    Expr::Column(vec![scope.alias.unwrap_or(&scope.rel.name).to_string(), parts[0].clone()])
+                }
+                _ => a.clone(),
+            })
+            .collect();
+        let args = args.as_slice();
         let names: Vec<String> = f
             .arguments
             .split(',')

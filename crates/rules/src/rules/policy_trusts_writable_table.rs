@@ -7,7 +7,6 @@ use tenantguard_catalog::{Oid, Privilege, Relation};
 
 use super::RuleInfo;
 use crate::audit::{Audit, Op};
-use crate::context::Value;
 use crate::finding::{Finding, ObjectKind, Severity};
 
 pub static RULE: RuleInfo = RuleInfo {
@@ -58,12 +57,9 @@ fn trusted_tables<'a>(a: &Audit<'a>, e: &Expr, rel: &Relation) -> Vec<&'a Relati
     e.walk(&mut |x| match x {
         Expr::Sub { query, .. } => names.extend(query.tables()),
         Expr::Call { name, args } => {
+            // Whatever a function in the policy reads decides the tenant too.
             if let Some(f) = a.resolve_function(name, args.len()) {
-                if let Value::Lookup { tables, .. } = a.function_source(f, 0) {
-                    names.extend(tables);
-                } else if f.sql_body.is_none() && a.body_uses_context(f) {
-                    names.extend(a.body_tables(f).into_iter().map(|u| (Some(u.rel.schema.clone()), u.rel.name.clone())));
-                }
+                names.extend(a.body_tables(f).into_iter().map(|u| (Some(u.rel.schema.clone()), u.rel.name.clone())));
             }
         }
         _ => {}
