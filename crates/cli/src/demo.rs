@@ -25,6 +25,9 @@ pub struct DemoArgs {
     /// Print the demo schema instead of running it.
     #[arg(long)]
     pub print_schema: bool,
+    /// Skip the proof: by default the text demo also attacks the schema as app_user (rolled back).
+    #[arg(long)]
+    pub no_probe: bool,
 }
 
 pub async fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
@@ -49,6 +52,18 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
     let (snapshot, findings) = audit_database(&cluster.url("saas"), &config).await?;
     let report = Report { database: &snapshot.database, findings: &findings, accepted: 0, docs_url: DEFAULT_DOCS_URL };
     emit(&render(&report, args.format.format(), color_wanted(false)), None)?;
+    if matches!(args.format, OutputFormat::Text) && !args.no_probe {
+        eprintln!("\n  now proving it: tenantguard probe attacks as app_user with tenant acme's context (every attempt rolled back)…\n");
+        let options = tenantguard_probe::ProbeOptions {
+            url: cluster.url("saas"),
+            app_url: Some(cluster.role_url("app_user", Some("demo"), "saas")),
+            config: config.clone(),
+            tenants: None,
+            connections: 2,
+        };
+        let matrix = tenantguard_probe::probe(&options).await.context("probing the demo schema")?;
+        emit(&tenantguard_probe::render::render(&matrix, tenantguard_probe::render::Format::Text), None)?;
+    }
     drop(cluster);
     eprintln!("\n  throwaway cluster stopped and removed.");
     Ok(exit_code(&findings, args.fail_on))
