@@ -18,8 +18,6 @@ const SETUP: &str = r#"
 CREATE ROLE app LOGIN PASSWORD 'app';
 CREATE TABLE kv (k int PRIMARY KEY, v text NOT NULL);
 INSERT INTO kv SELECT g, 'value ' || g FROM generate_series(1, 1000) g;
-CREATE TABLE audit_log (tenant_id uuid NOT NULL, id bigserial, actor text, action text, entity text,
-  old_value jsonb, new_value jsonb, "timestamp" timestamptz DEFAULT now());
 GRANT SELECT ON kv TO app;
 "#;
 

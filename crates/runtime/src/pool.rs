@@ -13,7 +13,14 @@ use crate::{AuditEvent, Error, TenantId};
 #[derive(Clone, Debug)]
 pub struct TenantPoolOptions {
     pub tenant_setting: String,
-    pub audit_table: String,
+    /// Schema of the audit log made by `tenantguard scaffold audit-log` (crate
+    /// `tenantguard-auditlog`): [`TenantTx::audit`] calls `<audit_schema>.record(...)`.
+    /// That function reads the tenant from `app.current_tenant`, so keep `tenant_setting`
+    /// at its default when auditing.
+    pub audit_schema: String,
+    /// Transaction-local setting [`TenantPool::begin_as`] puts the actor in. The scaffolded
+    /// log's capture triggers read `app.current_actor` for the `actor` of captured rows.
+    pub actor_setting: String,
     pub jobs_table: String,
     pub job_candidates_function: String,
     pub max_connections: u32,
@@ -30,7 +37,8 @@ impl Default for TenantPoolOptions {
     fn default() -> Self {
         Self {
             tenant_setting: "app.current_tenant".into(),
-            audit_table: "public.audit_log".into(),
+            audit_schema: "audit".into(),
+            actor_setting: "app.current_actor".into(),
             jobs_table: "public.jobs".into(),
             job_candidates_function: "public.job_candidates".into(),
             max_connections: 10,
@@ -45,8 +53,9 @@ struct Inner {
     pool: PgPool,
     options: TenantPoolOptions,
     concurrency: TenantConcurrency,
-    audit_insert: String,
+    audit_record: String,
     set_tenant: String,
+    set_tenant_and_actor: String,
 }
 
 /// A pool that hands out tenant-scoped transactions only.
@@ -72,18 +81,21 @@ impl TenantPool {
 
     fn from_parts(pool: PgPool, options: TenantPoolOptions) -> Result<Self, Error> {
         check_name("tenant_setting", &options.tenant_setting)?;
-        check_name("audit_table", &options.audit_table)?;
+        check_schema("audit_schema", &options.audit_schema)?;
+        check_name("actor_setting", &options.actor_setting)?;
         check_name("jobs_table", &options.jobs_table)?;
         check_name("job_candidates_function", &options.job_candidates_function)?;
-        let audit_insert = format!(
-            "INSERT INTO {} (tenant_id, actor, action, entity, old_value, new_value) \
-             VALUES ($1, $2, $3, $4, $5, $6)",
-            options.audit_table
-        );
+        let audit_record = audit_record_sql(&options.audit_schema);
         // The setting name is checked config, like a table name; the tenant stays a parameter.
         let set_tenant = format!("SELECT set_config('{}', $1, true)", options.tenant_setting);
+        // Same round trip for the actor: one statement, two transaction-local settings.
+        let set_tenant_and_actor = format!(
+            "SELECT set_config('{}', $1, true), set_config('{}', $2, true)",
+            options.tenant_setting, options.actor_setting
+        );
         let concurrency = TenantConcurrency::new(options.max_tenant_transactions);
-        Ok(Self { inner: Arc::new(Inner { pool, options, concurrency, audit_insert, set_tenant }) })
+        let inner = Inner { pool, options, concurrency, audit_record, set_tenant, set_tenant_and_actor };
+        Ok(Self { inner: Arc::new(inner) })
     }
 
     pub fn options(&self) -> &TenantPoolOptions {
@@ -92,12 +104,23 @@ impl TenantPool {
 
     /// Opens a transaction in which `<tenant_setting>` is `tenant` and nothing else.
     pub async fn begin(&self, tenant: &TenantId) -> Result<TenantTx, Error> {
+        self.begin_with(tenant, None).await
+    }
+
+    /// [`TenantPool::begin`] that also sets `<actor_setting>` (transaction-local, in the same
+    /// statement, so no extra round trip): rows the audit log's capture triggers record in
+    /// this transaction carry `actor`, as do [`TenantTx::audit`] events.
+    pub async fn begin_as(&self, tenant: &TenantId, actor: &str) -> Result<TenantTx, Error> {
+        self.begin_with(tenant, Some(actor)).await
+    }
+
+    async fn begin_with(&self, tenant: &TenantId, actor: Option<&str>) -> Result<TenantTx, Error> {
         let opts = &self.inner.options;
         let permit = self.inner.concurrency.acquire(tenant, opts.tenant_wait).await?;
         let mut attempt = 0;
         loop {
             attempt += 1;
-            match self.open(tenant).await {
+            match self.open(tenant, actor).await {
                 Ok(tx) => {
                     return Ok(TenantTx { tx, tenant: *tenant, pool: self.clone(), _permit: permit })
                 }
@@ -110,14 +133,22 @@ impl TenantPool {
         }
     }
 
-    async fn open(&self, tenant: &TenantId) -> Result<Transaction<'static, Postgres>, Error> {
+    async fn open(&self, tenant: &TenantId, actor: Option<&str>) -> Result<Transaction<'static, Postgres>, Error> {
         let mut tx = self.inner.pool.begin().await?;
         let want = tenant.to_string();
-        let got: Option<String> = sqlx::query_scalar(&self.inner.set_tenant)
-            .bind(&want)
-            .persistent(!self.inner.options.pgbouncer)
-            .fetch_one(&mut *tx)
-            .await?;
+        let persistent = !self.inner.options.pgbouncer;
+        let got: Option<String> = match actor {
+            None => sqlx::query_scalar(&self.inner.set_tenant).bind(&want).persistent(persistent).fetch_one(&mut *tx).await?,
+            Some(actor) => {
+                let (got, _): (Option<String>, Option<String>) = sqlx::query_as(&self.inner.set_tenant_and_actor)
+                    .bind(&want)
+                    .bind(actor)
+                    .persistent(persistent)
+                    .fetch_one(&mut *tx)
+                    .await?;
+                got
+            }
+        };
         if got.as_deref() != Some(want.as_str()) {
             return Err(Error::ContextMismatch { want, got: got.unwrap_or_default() });
         }
@@ -149,6 +180,24 @@ impl TenantPool {
 fn is_connection_error(e: &sqlx::Error) -> bool {
     matches!(e, sqlx::Error::Io(_) | sqlx::Error::Protocol(_))
         || matches!(e, sqlx::Error::Database(d) if d.code().is_some_and(|c| c.starts_with("57P") || c.starts_with("08")))
+}
+
+/// The call into the scaffolded log's only insert path for app roles. Kept in step with
+/// `tenantguard_auditlog::record_sql` (the runtime does not link that crate, which brings
+/// tokio-postgres, clap and the verifier; a test compares the two strings). Parameters:
+/// actor, action, entity, entity_id (text), old, new (jsonb). The tenant is not one: the
+/// function takes it from `app.current_tenant`, which `begin` set and checked.
+pub(crate) fn audit_record_sql(schema: &str) -> String {
+    format!("SELECT {schema}.record($1::text, $2::text, $3::text, $4::text, $5::jsonb, $6::jsonb)")
+}
+
+/// A schema name: one lower-case identifier.
+fn check_schema(what: &str, name: &str) -> Result<(), Error> {
+    check_name(what, name)?;
+    if name.contains('.') {
+        return Err(Error::Config(format!("{what} {name:?} is not a plain lower-case name")));
+    }
+    Ok(())
 }
 
 /// `schema.name` or `name`, lower-case identifiers only: no quoting games.
@@ -203,7 +252,10 @@ impl TenantTx {
         Ok(self.tx.rollback().await?)
     }
 
-    /// Writes an audit event in this transaction: it commits if and only if the change does.
+    /// Records an audit event through `<audit_schema>.record(...)` in this transaction: it
+    /// commits if and only if the change does, and its tenant is the transaction's own
+    /// (the database function reads it from the context `begin` set; no argument names it).
+    /// Returns the event's id in the log. For an entity id, use [`TenantTx::audit_event`].
     pub async fn audit(
         &mut self,
         actor: &str,
@@ -211,10 +263,15 @@ impl TenantTx {
         entity: &str,
         old: Option<Value>,
         new: Option<Value>,
-    ) -> Result<(), Error> {
-        let event = AuditEvent { actor, action, entity, old, new };
-        let sql = &self.pool.inner.audit_insert;
-        event.insert(sql, self.tenant, self.persistent(), &mut self.tx).await
+    ) -> Result<i64, Error> {
+        self.audit_event(AuditEvent { actor, action, entity, entity_id: None, old, new }).await
+    }
+
+    /// [`TenantTx::audit`] with every field of the event, including the entity id.
+    pub async fn audit_event(&mut self, event: AuditEvent<'_>) -> Result<i64, Error> {
+        let sql = &self.pool.inner.audit_record;
+        let persistent = self.pool.persistent();
+        event.record(sql, persistent, &mut self.tx).await
     }
 }
 
@@ -230,9 +287,30 @@ impl CrossTenantAdmin {
     /// `cross_tenant_admin` naming the operator and the reason.
     pub async fn begin(&self, tenant: &TenantId) -> Result<TenantTx, Error> {
         tracing::warn!(actor = %self.actor, reason = %self.reason, tenant = %tenant, "cross-tenant administration");
-        let mut tx = self.pool.begin(tenant).await?;
+        let mut tx = self.pool.begin_as(tenant, &self.actor).await?;
         let detail = serde_json::json!({ "reason": self.reason });
-        tx.audit(&self.actor, "cross_tenant_admin", "tenant", None, Some(detail)).await?;
+        let id = tenant.to_string();
+        let event = AuditEvent {
+            actor: &self.actor,
+            action: "cross_tenant_admin",
+            entity: "tenant",
+            entity_id: Some(&id),
+            old: None,
+            new: Some(detail),
+        };
+        tx.audit_event(event).await?;
         Ok(tx)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    /// The runtime hard-codes the call rather than linking tenantguard-auditlog (a
+    /// dev-dependency only); this keeps the two in step.
+    #[test]
+    fn audit_call_matches_the_audit_log_crate() {
+        for schema in ["audit", "tenant_audit"] {
+            assert_eq!(super::audit_record_sql(schema), tenantguard_auditlog::record_sql(schema));
+        }
     }
 }

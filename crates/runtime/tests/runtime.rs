@@ -14,6 +14,9 @@ use tenantguard_runtime::http::{Tenant, TenantLayer, TenantLayerConfig, TenantSo
 use tenantguard_runtime::jobs::Worker;
 use tenantguard_runtime::metrics::TierMetrics;
 use tenantguard_runtime::{Error, RateLimits, TenantId, TenantPool, TenantPoolOptions};
+use tenantguard_auditlog::scaffold::{self, ScaffoldConfig};
+use tenantguard_auditlog::verify::{verify, VerifyOptions};
+use tenantguard_runtime::AuditEvent;
 use tenantguard_testkit::Cluster;
 use tower::ServiceExt;
 
@@ -21,18 +24,15 @@ const SCHEMA: &str = r#"
 CREATE ROLE app LOGIN PASSWORD 'app';
 CREATE ROLE dispatch NOLOGIN BYPASSRLS;
 CREATE TABLE notes (tenant_id uuid NOT NULL, id bigserial, body text NOT NULL, PRIMARY KEY (tenant_id, id));
-CREATE TABLE audit_log (tenant_id uuid NOT NULL, id bigserial, actor text NOT NULL, action text NOT NULL,
-  entity text NOT NULL, old_value jsonb, new_value jsonb, "timestamp" timestamptz NOT NULL DEFAULT now(), PRIMARY KEY (tenant_id, id));
 CREATE TABLE jobs (tenant_id uuid NOT NULL, id bigserial, kind text NOT NULL, payload jsonb NOT NULL DEFAULT '{}',
   status text NOT NULL DEFAULT 'queued', attempts int NOT NULL DEFAULT 0, last_error text, done_at timestamptz, PRIMARY KEY (tenant_id, id));
 DO $$ DECLARE t text; BEGIN
-  FOREACH t IN ARRAY ARRAY['notes', 'audit_log', 'jobs'] LOOP
+  FOREACH t IN ARRAY ARRAY['notes', 'jobs'] LOOP
     EXECUTE format('ALTER TABLE %I ENABLE ROW LEVEL SECURITY, FORCE ROW LEVEL SECURITY', t);
     EXECUTE format($p$CREATE POLICY p ON %I USING (tenant_id = (select current_setting('app.current_tenant', true)::uuid))
       WITH CHECK (tenant_id = (select current_setting('app.current_tenant', true)::uuid))$p$, t);
   END LOOP; END $$;
 GRANT SELECT, INSERT, UPDATE ON notes, jobs TO app;
-GRANT SELECT, INSERT ON audit_log TO app;
 GRANT USAGE ON ALL SEQUENCES IN SCHEMA public TO app;
 GRANT SELECT (tenant_id, id, status) ON jobs TO dispatch;
 CREATE FUNCTION job_candidates(p_limit bigint) RETURNS TABLE (job_id bigint, tenant_id uuid)
@@ -44,10 +44,20 @@ ALTER FUNCTION job_candidates(bigint) OWNER TO dispatch;
 const A: &str = "11111111-1111-4111-8111-111111111111";
 const B: &str = "22222222-2222-4222-8222-222222222222";
 
+/// The audit log exactly as `tenantguard scaffold audit-log --app-roles app --tables public.notes`
+/// writes it.
+fn audit_log_migration() -> String {
+    let notes = scaffold::CapturedTable::parse("public.notes", "tenant_id").unwrap();
+    let config = ScaffoldConfig { app_roles: vec!["app".into()], tables: vec![notes], ..Default::default() };
+    config.check().unwrap();
+    scaffold::render(&config)
+}
+
 async fn setup(options: TenantPoolOptions) -> (Cluster, TenantPool) {
     let cluster = Cluster::start().expect("cluster");
     cluster.create_database("rt").unwrap();
     cluster.psql("rt", SCHEMA).unwrap();
+    cluster.psql("rt", &audit_log_migration()).unwrap();
     let pool = TenantPool::connect(&cluster.role_url("app", Some("app"), "rt"), options).await.unwrap();
     (cluster, pool)
 }
@@ -81,13 +91,56 @@ async fn tenant_transaction_reads_back_its_tenant_and_sees_only_its_rows() {
 async fn audit_event_commits_with_the_change_and_only_then() {
     let (cluster, pool) = setup(Default::default()).await;
     let mut tx = pool.begin(&t(A)).await.unwrap();
+    sqlx::query("INSERT INTO notes (tenant_id, body) VALUES ($1, 'kept')").bind(t(A).as_uuid()).execute(tx.conn()).await.unwrap();
     tx.audit("alice", "note.created", "note", None, Some(json!({ "body": "kept" }))).await.unwrap();
+    let event = AuditEvent { actor: "alice", action: "login", entity: "session", entity_id: Some("sess-9"), old: None, new: Some(json!({ "ip": "10.0.0.1" })) };
+    tx.audit_event(event).await.unwrap();
     tx.commit().await.unwrap();
     let mut tx = pool.begin(&t(A)).await.unwrap();
+    sqlx::query("INSERT INTO notes (tenant_id, body) VALUES ($1, 'dropped')").bind(t(A).as_uuid()).execute(tx.conn()).await.unwrap();
     tx.audit("alice", "note.created", "note", None, Some(json!({ "body": "dropped" }))).await.unwrap();
     tx.rollback().await.unwrap();
-    let rows = cluster.query("rt", "SELECT tenant_id, actor, action, new_value->>'body' FROM audit_log").unwrap();
-    assert_eq!(rows.trim(), format!("{A}|alice|note.created|kept"));
+    let rows = cluster.query("rt", "SELECT tenant_id, actor, action, entity, coalesce(entity_id, '-'), new_value::text FROM audit.log WHERE entity <> 'public.notes' ORDER BY id").unwrap();
+    assert_eq!(rows.trim(), format!("{A}|alice|note.created|note|-|{{\"body\": \"kept\"}}\n{A}|alice|login|session|sess-9|{{\"ip\": \"10.0.0.1\"}}"));
+    assert_eq!(cluster.query("rt", "SELECT count(*) FROM notes").unwrap().trim(), "1");
+
+    // The app role cannot write the log any other way, and reads only its tenant's events.
+    let mut tx = pool.begin(&t(A)).await.unwrap();
+    let direct = sqlx::query("INSERT INTO audit.log (tenant_id, action, entity) VALUES ($1, 'x', 'y')").bind(A).execute(tx.conn()).await;
+    assert!(direct.is_err(), "direct INSERT into the log must be refused");
+    drop(tx);
+    let mut tx = pool.begin(&t(B)).await.unwrap();
+    let seen: i64 = sqlx::query_scalar("SELECT count(*) FROM audit.log").fetch_one(tx.conn()).await.unwrap();
+    assert_eq!(seen, 0);
+    drop(tx);
+
+    // Sealed by the owner (here the superuser), the chain verifies.
+    let mut client = tenantguard_auditlog::db::connect(Some(&cluster.url("rt"))).await.unwrap();
+    // Two app events and the capture trigger's row for the kept note; none for the dropped one.
+    assert_eq!(tenantguard_auditlog::ops::seal_all(&client, "audit").await.unwrap(), 3);
+    let report = verify(&mut client, &VerifyOptions::default()).await.unwrap();
+    assert!(report.ok(), "{:?}", report.findings);
+    assert_eq!((report.tenants, report.events, report.unsealed), (1, 3, 0));
+}
+
+#[tokio::test]
+async fn begin_as_sets_the_actor_for_captured_rows_in_the_same_statement() {
+    let (cluster, pool) = setup(TenantPoolOptions { max_connections: 1, ..Default::default() }).await;
+    let mut tx = pool.begin_as(&t(A), "carol").await.unwrap();
+    let (tenant, actor): (String, String) = sqlx::query_as("SELECT current_setting('app.current_tenant'), current_setting('app.current_actor')")
+        .fetch_one(tx.conn()).await.unwrap();
+    assert_eq!((tenant.as_str(), actor.as_str()), (A, "carol"));
+    sqlx::query("INSERT INTO notes (tenant_id, body) VALUES ($1, 'n')").bind(t(A).as_uuid()).execute(tx.conn()).await.unwrap();
+    // record() with no actor of its own falls back to the transaction's.
+    sqlx::query("SELECT audit.record(NULL, 'export', 'report')").execute(tx.conn()).await.unwrap();
+    tx.commit().await.unwrap();
+    // Transaction-local: the same pooled connection has no actor in its next transaction.
+    let mut tx = pool.begin(&t(A)).await.unwrap();
+    let actor: Option<String> = sqlx::query_scalar("SELECT nullif(current_setting('app.current_actor', true), '')").fetch_one(tx.conn()).await.unwrap();
+    assert_eq!(actor, None);
+    drop(tx);
+    let rows = cluster.query("rt", "SELECT actor, action, entity FROM audit.log ORDER BY id").unwrap();
+    assert_eq!(rows.trim(), "carol|INSERT|public.notes\ncarol|export|report");
 }
 
 #[tokio::test]
@@ -97,8 +150,28 @@ async fn cross_tenant_admin_is_explicit_and_audited() {
     for tenant in [A, B] {
         admin.begin(&t(tenant)).await.unwrap().commit().await.unwrap();
     }
-    let rows = cluster.query("rt", "SELECT tenant_id, actor, action, new_value->>'reason' FROM audit_log ORDER BY tenant_id").unwrap();
-    assert_eq!(rows.trim(), format!("{A}|ops@example.com|cross_tenant_admin|support ticket 42\n{B}|ops@example.com|cross_tenant_admin|support ticket 42"));
+    let rows = cluster.query("rt", "SELECT tenant_id, actor, action, entity_id, new_value->>'reason' FROM audit.log ORDER BY tenant_id").unwrap();
+    assert_eq!(rows.trim(), format!("{A}|ops@example.com|cross_tenant_admin|{A}|support ticket 42\n{B}|ops@example.com|cross_tenant_admin|{B}|support ticket 42"));
+}
+
+#[tokio::test]
+async fn audit_schema_is_configurable_and_checked() {
+    // A log scaffolded under another schema, named in the options.
+    let (cluster, _) = setup(Default::default()).await;
+    let config = ScaffoldConfig { schema: "events".into(), owner: "events_owner".into(), app_roles: vec!["app".into()], ..Default::default() };
+    cluster.psql("rt", &scaffold::render(&config)).unwrap();
+    let options = TenantPoolOptions { audit_schema: "events".into(), ..Default::default() };
+    let pool = TenantPool::connect(&cluster.role_url("app", Some("app"), "rt"), options).await.unwrap();
+    let mut tx = pool.begin(&t(B)).await.unwrap();
+    tx.audit("bob", "export", "report", None, None).await.unwrap();
+    tx.commit().await.unwrap();
+    assert_eq!(cluster.query("rt", "SELECT tenant_id, action FROM events.log").unwrap().trim(), format!("{B}|export"));
+    assert_eq!(cluster.query("rt", "SELECT count(*) FROM audit.log").unwrap().trim(), "0");
+    for bad in ["audit.log", "Audit", "audit; DROP TABLE notes", ""] {
+        let options = TenantPoolOptions { audit_schema: bad.into(), ..Default::default() };
+        let result = TenantPool::connect(&cluster.role_url("app", Some("app"), "rt"), options).await;
+        assert!(matches!(result, Err(Error::Config(_))), "{bad:?} accepted");
+    }
 }
 
 #[tokio::test]
@@ -207,7 +280,7 @@ async fn layer_resolves_header_or_subdomain_and_extractor_refuses_without_layer(
 #[tokio::test]
 async fn configuration_names_are_checked() {
     let cluster = Cluster::start().unwrap();
-    let options = TenantPoolOptions { audit_table: "audit_log; DROP TABLE x".into(), ..Default::default() };
+    let options = TenantPoolOptions { audit_schema: "audit; DROP TABLE x".into(), ..Default::default() };
     let result = TenantPool::connect(&cluster.url("postgres"), options).await;
     assert!(matches!(result, Err(Error::Config(_))));
 }
