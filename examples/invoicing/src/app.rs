@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use tenantguard_runtime::http::{JwtSource, Tenant, TenantLayer, TenantLayerConfig, TenantSources};
 use tenantguard_runtime::metrics::TierMetrics;
-use tenantguard_runtime::{Error, RateLimits, TenantPool, TenantTx};
+use tenantguard_runtime::{AuditEvent, Error, RateLimits, TenantPool, TenantTx};
 use uuid::Uuid;
 
 #[derive(Clone)]
@@ -65,13 +65,15 @@ struct TenantBody {
 }
 
 async fn upsert_tenant(State(s): State<AppState>, Tenant(ctx): Tenant, Json(body): Json<TenantBody>) -> ApiResult<StatusCode> {
-    let mut tx = s.pool.begin(&ctx.tenant).await?;
+    let mut tx = s.pool.begin_as(&ctx.tenant, &ctx.actor).await?;
     let plan = if ctx.tier.as_ref() == "pro" { "pro" } else { "free" };
     let inserted = sqlx::query("INSERT INTO tenants (tenant_id, name, plan_id) VALUES ($1, $2, $3) ON CONFLICT (tenant_id) DO NOTHING")
         .bind(ctx.tenant.as_uuid()).bind(&body.name).bind(plan)
         .persistent(tx.persistent()).execute(tx.conn()).await?.rows_affected();
     if inserted == 1 {
-        tx.audit(&ctx.actor, "tenant.created", "tenant", None, Some(json!({ "name": body.name, "plan": plan }))).await?;
+        let id = ctx.tenant.to_string();
+        let new = json!({ "name": body.name, "plan": plan });
+        tx.audit_event(AuditEvent { actor: &ctx.actor, action: "tenant.created", entity: "tenant", entity_id: Some(&id), old: None, new: Some(new) }).await?;
     }
     tx.commit().await?;
     Ok(if inserted == 1 { StatusCode::CREATED } else { StatusCode::OK })
@@ -92,14 +94,15 @@ struct NewCustomer {
 }
 
 async fn create_customer(State(s): State<AppState>, Tenant(ctx): Tenant, Json(body): Json<NewCustomer>) -> ApiResult<(StatusCode, Json<Customer>)> {
-    let mut tx = s.pool.begin(&ctx.tenant).await?;
+    let mut tx = s.pool.begin_as(&ctx.tenant, &ctx.actor).await?;
     let customer: Customer = sqlx::query_as(
         "INSERT INTO customers (tenant_id, name, email) VALUES ($1, $2, $3) RETURNING tenant_id, id, name, email",
     )
     .bind(ctx.tenant.as_uuid()).bind(&body.name).bind(&body.email)
     .persistent(tx.persistent()).fetch_one(tx.conn()).await?;
     let new = json!({ "id": customer.id, "name": customer.name });
-    tx.audit(&ctx.actor, "customer.created", "customer", None, Some(new)).await?;
+    let id = customer.id.to_string();
+    tx.audit_event(AuditEvent { actor: &ctx.actor, action: "customer.created", entity: "customer", entity_id: Some(&id), old: None, new: Some(new) }).await?;
     tx.commit().await?;
     Ok((StatusCode::CREATED, Json(customer)))
 }
@@ -140,7 +143,7 @@ const INVOICE_COLUMNS: &str = "tenant_id, id, customer_id, number, status, total
 
 async fn create_invoice(State(s): State<AppState>, Tenant(ctx): Tenant, Json(body): Json<NewInvoice>) -> ApiResult<(StatusCode, Json<Invoice>)> {
     let total: i64 = body.lines.iter().map(|l| l.unit_cents * i64::from(l.quantity)).sum();
-    let mut tx = s.pool.begin(&ctx.tenant).await?;
+    let mut tx = s.pool.begin_as(&ctx.tenant, &ctx.actor).await?;
     // The composite FK (tenant_id, customer_id) makes another tenant's customer id fail here.
     let invoice: Invoice = sqlx::query_as(&format!(
         "INSERT INTO invoices (tenant_id, customer_id, number, total_cents) VALUES ($1, $2, $3, $4) RETURNING {INVOICE_COLUMNS}"
@@ -153,7 +156,8 @@ async fn create_invoice(State(s): State<AppState>, Tenant(ctx): Tenant, Json(bod
             .persistent(tx.persistent()).execute(tx.conn()).await?;
     }
     let new = json!({ "id": invoice.id, "number": invoice.number, "total_cents": total });
-    tx.audit(&ctx.actor, "invoice.created", "invoice", None, Some(new)).await?;
+    let id = invoice.id.to_string();
+    tx.audit_event(AuditEvent { actor: &ctx.actor, action: "invoice.created", entity: "invoice", entity_id: Some(&id), old: None, new: Some(new) }).await?;
     tx.enqueue(crate::jobs::EXPORT_INVOICE, json!({ "invoice_id": invoice.id })).await?;
     tx.commit().await?;
     Ok((StatusCode::CREATED, Json(invoice)))

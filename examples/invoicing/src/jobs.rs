@@ -3,7 +3,7 @@
 
 use serde_json::json;
 use tenantguard_runtime::jobs::{Job, Worker};
-use tenantguard_runtime::{TenantPool, TenantTx};
+use tenantguard_runtime::{AuditEvent, TenantPool, TenantTx};
 use uuid::Uuid;
 
 pub const EXPORT_INVOICE: &str = "export_invoice";
@@ -31,6 +31,8 @@ async fn export_invoice(tx: &mut TenantTx, job: Job) -> Result<(), String> {
         .bind(tx.tenant().as_uuid()).bind(invoice_id).bind(&body)
         .persistent(p).execute(tx.conn()).await.map_err(|e| e.to_string())?;
     let new = json!({ "invoice_id": invoice_id, "format": "csv", "job_id": job.id });
-    tx.audit("worker", "invoice.exported", "invoice", None, Some(new)).await.map_err(|e| e.to_string())?;
+    let id = invoice_id.to_string();
+    let event = AuditEvent { actor: "worker", action: "invoice.exported", entity: "invoice", entity_id: Some(&id), old: None, new: Some(new) };
+    tx.audit_event(event).await.map_err(|e| e.to_string())?;
     Ok(())
 }

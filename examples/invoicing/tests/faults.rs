@@ -1,5 +1,6 @@
-//! Killed backends and abandoned clients: nothing partial commits, the audit row exists if
-//! and only if the business write does, and jobs are neither lost nor run twice.
+//! Killed backends and abandoned clients: nothing partial commits, the audit rows exist if
+//! and only if the business write does (and every tenant's chain verifies after sealing),
+//! and jobs are neither lost nor run twice.
 
 mod common;
 
@@ -10,23 +11,34 @@ use serde_json::json;
 use tenantguard_runtime::jobs::Worker;
 use tenantguard_runtime::TenantId;
 
-/// Every committed invoice has exactly its lines, one audit row and one job; nothing else.
+/// Every committed invoice has exactly its line, one job and one `invoice.created` event in
+/// the audit log; nothing else.
 fn assert_consistent(env: &Env) {
     let bad = env
         .cluster
         .query(DB, "SELECT count(*) FROM invoices i WHERE \
             (SELECT count(*) FROM invoice_lines l WHERE l.tenant_id = i.tenant_id AND l.invoice_id = i.id) <> 1 \
-            OR (SELECT count(*) FROM audit_log a WHERE a.tenant_id = i.tenant_id AND a.action = 'invoice.created' AND a.new_value->>'id' = i.id::text) <> 1 \
+            OR (SELECT count(*) FROM audit.log a WHERE a.tenant_id = i.tenant_id::text AND a.action = 'invoice.created' AND a.entity_id = i.id::text) <> 1 \
             OR (SELECT count(*) FROM jobs j WHERE j.tenant_id = i.tenant_id AND j.payload->>'invoice_id' = i.id::text) <> 1")
         .unwrap();
     assert_eq!(bad.trim(), "0", "inconsistent invoices");
     let orphans = env
         .cluster
-        .query(DB, "SELECT (SELECT count(*) FROM audit_log a WHERE a.action = 'invoice.created' AND NOT EXISTS \
-              (SELECT 1 FROM invoices i WHERE i.id::text = a.new_value->>'id')) \
+        .query(DB, "SELECT (SELECT count(*) FROM audit.log a WHERE a.entity = 'invoice' AND NOT EXISTS \
+              (SELECT 1 FROM invoices i WHERE i.tenant_id::text = a.tenant_id AND i.id::text = a.entity_id)) \
             + (SELECT count(*) FROM jobs j WHERE NOT EXISTS (SELECT 1 FROM invoices i WHERE i.id::text = j.payload->>'invoice_id'))")
         .unwrap();
     assert_eq!(orphans.trim(), "0", "audit rows or jobs without their invoice");
+}
+
+/// Sealed by the owner, every tenant's chain verifies and holds every event written.
+async fn assert_chains_intact(env: &Env) {
+    let report = seal_and_verify(&env.cluster).await;
+    assert!(report.ok(), "audit chains broken: {:?}", report.findings);
+    let events: u64 = env.cluster.query(DB, "SELECT count(*) FROM audit.log").unwrap().trim().parse().unwrap();
+    assert_eq!((report.events, report.unsealed), (events, 0), "every event sealed and verified");
+    let tenants: usize = env.cluster.query(DB, "SELECT count(DISTINCT tenant_id) FROM audit.log").unwrap().trim().parse().unwrap();
+    assert_eq!(report.tenants, tenants);
 }
 
 #[tokio::test]
@@ -40,17 +52,19 @@ async fn terminated_backend_mid_transaction_commits_nothing() {
     sqlx::query("INSERT INTO invoices (tenant_id, customer_id, number) VALUES ($1, $2::uuid, 'killed')")
         .bind(tenant_id.as_uuid()).bind(&customer).execute(tx.conn()).await.unwrap();
     tx.audit("u", "invoice.created", "invoice", None, Some(json!({ "number": "killed" }))).await.unwrap();
+    assert_eq!(env.cluster.query(DB, "SELECT count(*) FROM audit.log WHERE entity = 'invoice'").unwrap().trim(), "0", "uncommitted events are not visible");
     tx.enqueue("export_invoice", json!({})).await.unwrap();
     let pid: i32 = sqlx::query_scalar("SELECT pg_backend_pid()").fetch_one(tx.conn()).await.unwrap();
     env.cluster.query(DB, &format!("SELECT pg_terminate_backend({pid})")).unwrap();
     assert!(tx.commit().await.is_err(), "commit on a terminated backend must fail");
 
-    let left = env.cluster.query(DB, "SELECT (SELECT count(*) FROM invoices) + (SELECT count(*) FROM jobs) + (SELECT count(*) FROM audit_log WHERE action = 'invoice.created')").unwrap();
+    let left = env.cluster.query(DB, "SELECT (SELECT count(*) FROM invoices) + (SELECT count(*) FROM jobs) + (SELECT count(*) FROM audit.log WHERE entity = 'invoice')").unwrap();
     assert_eq!(left.trim(), "0");
     // The pool recovers: the next request gets a live connection.
     let (status, _) = as_tenant(&env.app, &a, "POST", "/invoices", Some(invoice_body(&customer, "after"))).await;
     assert_eq!(status.as_u16(), 201);
     assert_consistent(&env);
+    assert_chains_intact(&env).await;
 }
 
 #[tokio::test]
@@ -61,8 +75,10 @@ async fn backends_killed_and_clients_aborted_under_load_leave_consistent_data() 
     for t in &tenants {
         customers.push(onboard(&env.app, t).await);
     }
-    // A killer terminating the app role's backends while requests run.
+    // A killer terminating the app role's backends while requests run, and the sealer
+    // (as the owner, whose backend the killer leaves alone) chaining events as they commit.
     let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let sealer = spawn_sealer(&env.cluster, Duration::from_millis(20), stop.clone());
     let killer = {
         let url = env.cluster.url(DB);
         let stop = stop.clone();
@@ -100,12 +116,14 @@ async fn backends_killed_and_clients_aborted_under_load_leave_consistent_data() 
     }
     stop.store(true, std::sync::atomic::Ordering::Relaxed);
     let kills = killer.await.unwrap();
-    eprintln!("created {created}, failed {failed}, aborted {aborted}, backends killed {kills}");
+    let sealed = sealer.await.unwrap();
+    eprintln!("created {created}, failed {failed}, aborted {aborted}, backends killed {kills}, events sealed while running {sealed}");
     assert!(created > 0 && aborted > 0);
     tokio::time::sleep(Duration::from_millis(100)).await; // let abandoned rollbacks land
     assert_consistent(&env);
     let committed: usize = env.cluster.query(DB, "SELECT count(*) FROM invoices").unwrap().trim().parse().unwrap();
     assert!(committed >= created, "a 201 response whose invoice is missing");
+    assert_chains_intact(&env).await;
 }
 
 #[tokio::test]

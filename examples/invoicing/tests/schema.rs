@@ -31,12 +31,17 @@ fn migrations_apply_with_psql_and_meet_the_isolation_checklist() {
     assert_eq!(q(&cluster, "SELECT count(*) FROM pg_tables WHERE schemaname = 'public' AND tableowner <> 'invoicing_owner'"), "0");
     assert_eq!(q(&cluster, "SELECT rolcanlogin, rolbypassrls, rolsuper FROM pg_roles WHERE rolname = 'invoicing_owner'"), "f|f|f");
     assert_eq!(q(&cluster, "SELECT rolcanlogin, rolbypassrls, rolsuper FROM pg_roles WHERE rolname = 'invoicing_app'"), "t|f|f");
-    // The app can only read the price list and only read/append the audit log.
+    // The app can only read the price list.
     assert_eq!(q(&cluster, "SELECT string_agg(privilege_type, ',' ORDER BY privilege_type) FROM information_schema.role_table_grants WHERE grantee = 'invoicing_app' AND table_name = 'plans'"), "SELECT");
-    assert_eq!(q(&cluster, "SELECT string_agg(privilege_type, ',' ORDER BY privilege_type) FROM information_schema.role_table_grants WHERE grantee = 'invoicing_app' AND table_name = 'audit_log'"), "INSERT,SELECT");
-    // Append-only triggers fire ALWAYS.
-    assert_eq!(q(&cluster, "SELECT string_agg(tgname || ':' || tgenabled::text, ',' ORDER BY tgname) FROM pg_trigger WHERE tgrelid = 'audit_log'::regclass AND NOT tgisinternal"),
-        "audit_log_no_truncate:A,audit_log_no_update_delete:A");
+    // The audit log is the scaffolded one (005): the old public.audit_log is gone, the app may
+    // only read audit.log (through RLS) and call audit.record(), never write or seal.
+    assert_eq!(q(&cluster, "SELECT to_regclass('public.audit_log') IS NULL"), "t");
+    assert_eq!(q(&cluster, "SELECT string_agg(privilege_type, ',' ORDER BY privilege_type) FROM information_schema.role_table_grants WHERE grantee = 'invoicing_app' AND table_schema = 'audit'"), "SELECT");
+    assert_eq!(q(&cluster, "SELECT has_function_privilege('invoicing_app', 'audit.record(text, text, text, text, jsonb, jsonb)', 'EXECUTE'), \
+        has_function_privilege('invoicing_app', 'audit.seal(integer)', 'EXECUTE')"), "t|f");
+    // Guard triggers fire ALWAYS.
+    assert_eq!(q(&cluster, "SELECT string_agg(tgname || ':' || tgenabled::text, ',' ORDER BY tgname) FROM pg_trigger WHERE tgrelid = 'audit.log'::regclass AND NOT tgisinternal"),
+        "audit_guard_delete:A,audit_guard_truncate:A,audit_guard_update:A");
     // SECURITY DEFINER functions pin search_path.
     assert_eq!(q(&cluster, "SELECT count(*) FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace WHERE n.nspname = 'public' AND p.prosecdef \
         AND NOT coalesce(p.proconfig::text LIKE '%search_path=pg_catalog, pg_temp%', false)"), "0");

@@ -30,8 +30,22 @@ async fn tenants_see_and_write_only_their_own_rows() {
     let (status, _) = as_tenant(&env.app, &b, "POST", "/invoices", Some(invoice_body(&cb, "B-1"))).await;
     assert_eq!(status, StatusCode::CREATED);
 
-    let audit = env.cluster.query(DB, &format!("SELECT action FROM audit_log WHERE tenant_id = '{a}' ORDER BY id")).unwrap();
+    // The app's events, in A's log only, in write order.
+    let audit = env.cluster.query(DB, &format!("SELECT action FROM audit.log WHERE tenant_id = '{a}' ORDER BY id")).unwrap();
     assert_eq!(audit.lines().collect::<Vec<_>>(), ["tenant.created", "customer.created", "invoice.created"]);
+    let event = env.cluster.query(DB, &format!("SELECT actor, entity_id FROM audit.log WHERE tenant_id = '{a}' AND action = 'invoice.created'")).unwrap();
+    assert_eq!(event.trim(), format!("user-1|{}", inv["id"].as_str().unwrap()));
+    // Every event names the request's actor.
+    let unattributed = env.cluster.query(DB, &format!("SELECT count(*) FROM audit.log WHERE tenant_id = '{a}' AND actor IS DISTINCT FROM 'user-1'")).unwrap();
+    assert_eq!(unattributed.trim(), "0");
+    // Through the app role, each tenant reads only its own events.
+    let mut tx = env.pool.begin(&tenantguard_runtime::TenantId::parse(&b).unwrap()).await.unwrap();
+    let seen: Vec<String> = sqlx::query_scalar("SELECT DISTINCT tenant_id FROM audit.log").fetch_all(tx.conn()).await.unwrap();
+    assert_eq!(seen, [b.clone()]);
+    drop(tx);
+    let report = seal_and_verify(&env.cluster).await;
+    assert!(report.ok(), "{:?}", report.findings);
+    assert_eq!((report.tenants, report.unsealed), (2, 0));
 }
 
 #[tokio::test]
@@ -46,7 +60,7 @@ async fn export_job_runs_once_in_its_tenant_transaction() {
     let pass = worker.run_once().await.unwrap();
     assert_eq!(pass.done, 3, "{pass:?}");
     assert_eq!(worker.run_once().await.unwrap().done, 0);
-    let counts = env.cluster.query(DB, "SELECT (SELECT count(*) FROM invoice_exports), (SELECT count(*) FROM jobs WHERE status = 'done'), (SELECT count(*) FROM audit_log WHERE action = 'invoice.exported')").unwrap();
+    let counts = env.cluster.query(DB, "SELECT (SELECT count(*) FROM invoice_exports), (SELECT count(*) FROM jobs WHERE status = 'done'), (SELECT count(*) FROM audit.log WHERE action = 'invoice.exported')").unwrap();
     assert_eq!(counts.trim(), "3|3|3");
 }
 
@@ -54,13 +68,21 @@ async fn export_job_runs_once_in_its_tenant_transaction() {
 async fn audit_log_is_append_only_even_for_the_superuser() {
     let env = env().await;
     onboard(&env.app, &tenant(3)).await;
-    for sql in ["UPDATE audit_log SET actor = 'x'", "DELETE FROM audit_log", "TRUNCATE audit_log"] {
+    for sql in ["UPDATE audit.log SET actor = 'x'", "DELETE FROM audit.log", "TRUNCATE audit.log"] {
         let err = env.cluster.query(DB, sql).unwrap_err().to_string();
         assert!(err.contains("append-only"), "{sql}: {err}");
     }
-    // The app role has no UPDATE/DELETE grant at all, and sees nothing without a tenant.
+    // The app role has no INSERT/UPDATE/DELETE grant at all (record() is its only way in),
+    // may not seal, and sees nothing without a tenant.
     let app = app_url(&env.cluster);
-    assert!(env.cluster.psql_as(&app, "DELETE FROM audit_log", &[]).is_err());
+    for sql in ["DELETE FROM audit.log", "UPDATE audit.log SET actor = 'x'",
+                "INSERT INTO audit.log (tenant_id, action, entity) VALUES ('x', 'y', 'z')", "SELECT audit.seal(10)"] {
+        let err = env.cluster.psql_as(&app, sql, &[]).unwrap_err().to_string();
+        assert!(err.contains("permission denied"), "{sql}: {err}");
+    }
+    let err = env.cluster.psql_as(&app, "SELECT audit.record('me', 'login', 'session')", &[]).unwrap_err().to_string();
+    assert!(err.contains("app.current_tenant is not set"), "record without a tenant: {err}");
+    assert_eq!(env.cluster.psql_as(&app, "SELECT count(*) FROM audit.log", &["-tA"]).unwrap().trim(), "0");
     let rows = env.cluster.psql_as(&app, "SELECT count(*) FROM customers", &["-tA"]).unwrap();
     assert_eq!(rows.trim(), "0");
 }

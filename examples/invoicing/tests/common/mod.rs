@@ -2,8 +2,9 @@
 //! A fresh cluster with the invoicing migrations applied, the app wired in process, and
 //! helpers to mint JWTs and send requests.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
@@ -102,6 +103,30 @@ pub async fn onboard(app: &Router, tenant: &str) -> String {
 pub fn invoice_body(customer: &str, number: &str) -> Value {
     json!({ "customer_id": customer, "number": number,
             "lines": [{ "description": "work", "quantity": 2, "unit_cents": 1500 }] })
+}
+
+/// Seals every unsealed audit event as the superuser (the sealer runs as the owner, never
+/// as the app role), then verifies every tenant's chain.
+pub async fn seal_and_verify(cluster: &Cluster) -> tenantguard_auditlog::verify::Report {
+    let mut client = tenantguard_auditlog::db::connect(Some(&cluster.url(DB))).await.expect("sealer connection");
+    tenantguard_auditlog::ops::seal_all(&client, "audit").await.expect("seal");
+    let options = tenantguard_auditlog::verify::VerifyOptions::default();
+    tenantguard_auditlog::verify::verify(&mut client, &options).await.expect("verify")
+}
+
+/// `tenantguard audit-log seal --every-ms <period>` in process, as the superuser, until
+/// `stop` is set; returns how many rows it sealed.
+pub fn spawn_sealer(cluster: &Cluster, period: Duration, stop: Arc<AtomicBool>) -> tokio::task::JoinHandle<i64> {
+    let url = cluster.url(DB);
+    tokio::spawn(async move {
+        let client = tenantguard_auditlog::db::connect(Some(&url)).await.expect("sealer connection");
+        let mut sealed = 0;
+        while !stop.load(Ordering::Relaxed) {
+            sealed += tenantguard_auditlog::ops::seal_once(&client, "audit", 10_000).await.expect("seal");
+            tokio::time::sleep(period).await;
+        }
+        sealed
+    })
 }
 
 pub fn tenant(n: u32) -> String {
