@@ -58,13 +58,20 @@ fn each_weakened_variant_is_major() {
         ("grant", format!("{off} GRANT UPDATE, DELETE ON audit.log TO app_user; ALTER EVENT TRIGGER audit_guard_ddl ENABLE ALWAYS;")),
         ("login owner", "ALTER ROLE audit_owner LOGIN;".to_string()),
         ("disabled guard", format!("{off} ALTER TABLE audit.log DISABLE TRIGGER audit_guard_update; ALTER EVENT TRIGGER audit_guard_ddl ENABLE ALWAYS;")),
-        ("not always", format!("{off} ALTER TABLE audit.log ENABLE TRIGGER audit_guard_delete; ALTER EVENT TRIGGER audit_guard_ddl ENABLE ALWAYS;")),
-        ("missing guard", format!("{off} DROP TRIGGER audit_guard_truncate ON audit.log; ALTER EVENT TRIGGER audit_guard_ddl ENABLE ALWAYS;")),
+        ("missing guard", format!("{off} DROP TRIGGER audit_guard_delete ON audit.log; ALTER EVENT TRIGGER audit_guard_ddl ENABLE ALWAYS;")),
         ("ddl guard off", off.to_string()),
     ];
     for (name, sql) in variants {
         let report = audit_with(&sql);
         let found = log_findings(&report);
         assert!(found.iter().any(|f| f.starts_with("\"major\"")), "{name}: expected a major audit-log-mutable finding, got {found:?}");
+    }
+    // Guards that replica mode skips, or a missing TRUNCATE guard while nobody may truncate: minor.
+    for (name, sql) in [
+        ("not always", format!("{off} ALTER TABLE audit.log ENABLE TRIGGER audit_guard_delete; ALTER EVENT TRIGGER audit_guard_ddl ENABLE ALWAYS;")),
+        ("no truncate guard", format!("{off} DROP TRIGGER audit_guard_truncate ON audit.log; ALTER EVENT TRIGGER audit_guard_ddl ENABLE ALWAYS;")),
+    ] {
+        let found = log_findings(&audit_with(&sql));
+        assert!(found.iter().any(|f| f.starts_with("\"minor\"")) && !found.iter().any(|f| f.starts_with("\"major\"")), "{name}: {found:?}");
     }
 }

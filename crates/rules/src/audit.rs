@@ -137,8 +137,9 @@ impl<'a> Audit<'a> {
         self.functions.get(name).cloned().unwrap_or_default()
     }
 
+    /// Tables that hold tenant data (not the table of tenants itself).
     pub fn tenant_tables(&self) -> impl Iterator<Item = &'a Relation> + '_ {
-        self.model.tables.keys().filter_map(|o| self.relation(*o))
+        self.model.tables.keys().filter(|o| self.model.holds_tenant_data(**o)).filter_map(|o| self.relation(*o))
     }
 
     /// The roles an attacker holding an app role can act as: itself and every role it can `SET ROLE` to.

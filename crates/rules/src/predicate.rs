@@ -426,7 +426,7 @@ impl Audit<'_> {
         self.snapshot.constraints_on(scope.rel.oid).any(|c| {
             c.kind == tenantguard_catalog::ConstraintKind::ForeignKey
                 && c.columns.iter().any(|x| x == col)
-                && c.referenced_relation.is_some_and(|p| self.model.is_tenant_table(p))
+                && c.referenced_relation.is_some_and(|p| self.model.holds_tenant_data(p))
         })
     }
 

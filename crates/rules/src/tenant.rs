@@ -59,8 +59,15 @@ impl TenantModel {
         model
     }
 
+    /// In the model at all: tenant data, or the table of tenants (which the probe attacks too).
     pub fn is_tenant_table(&self, oid: Oid) -> bool {
         self.tables.contains_key(&oid)
+    }
+
+    /// Holds tenant data: a tenant column, or a foreign key into tenant data. The table of tenants
+    /// itself (what tenant columns reference) does not, so the audit's rules leave it alone.
+    pub fn holds_tenant_data(&self, oid: Oid) -> bool {
+        self.tables.get(&oid).is_some_and(|t| t.via != TenantVia::Registry)
     }
 
     fn find_tenant_tables(&mut self, snap: &Snapshot, config: &Config) {

@@ -31,12 +31,22 @@ fn check(a: &Audit) -> Vec<Finding> {
             ("DELETE", guard(a, rel, |t| t.on_delete && t.row_level)),
             ("TRUNCATE", guard(a, rel, |t| t.on_truncate)),
         ];
+        let mut minor: Vec<String> = Vec::new();
         for (op, g) in &guards {
-            match g {
-                None => problems.push(format!("no guard trigger rejects {op}")),
-                Some(t) if t.enabled == "D" => problems.push(format!("the {op} guard trigger {} is disabled", t.name)),
-                Some(t) if t.enabled == "R" => problems.push(format!("the {op} guard trigger {} fires only in replica mode", t.name)),
-                _ => {}
+            // A missing TRUNCATE guard matters only to whoever may truncate (owner, TRUNCATE grant): minor
+            // on its own; missing UPDATE/DELETE guards are the "no guard trigger" of the triage.
+            let missing = match g {
+                None => Some(format!("no guard trigger rejects {op}")),
+                Some(t) if t.enabled == "D" => Some(format!("the {op} guard trigger {} is disabled", t.name)),
+                Some(t) if t.enabled == "R" => Some(format!("the {op} guard trigger {} fires only in replica mode", t.name)),
+                Some(t) if t.enabled == "O" => {
+                    minor.push(format!("the {op} guard trigger {} is ENABLE, not ENABLE ALWAYS, so replica mode skips it", t.name));
+                    None
+                }
+                _ => None,
+            };
+            if let Some(what) = missing {
+                if *op == "TRUNCATE" { minor.push(what) } else { problems.push(what) }
             }
         }
         for (app, role) in a.acting_roles() {
@@ -44,16 +54,11 @@ fn check(a: &Audit) -> Vec<Finding> {
                 problems.push(format!("{} acts as its owner {} (can disable triggers, truncate, drop)", a.who(app, role), a.access.role_name(rel.owner)));
                 continue;
             }
-            for (p, name) in [(Privilege::Update, "UPDATE"), (Privilege::Delete, "DELETE"), (Privilege::Truncate, "TRUNCATE")] {
+            for ((p, name), (_, g)) in [(Privilege::Update, "UPDATE"), (Privilege::Delete, "DELETE"), (Privilege::Truncate, "TRUNCATE")].into_iter().zip(&guards) {
                 if a.access.any_column_privilege(role, rel, p) {
-                    problems.push(format!("{} holds {name}", a.who(app, role)));
+                    let guarded = g.is_some_and(|t| t.fires_normally());
+                    problems.push(format!("{} holds {name}{}", a.who(app, role), if guarded { " (a guard trigger rejects it, but a grant is one DISABLE TRIGGER away from working)" } else { "" }));
                 }
-            }
-        }
-        // Guards that replica mode (session_replication_role = replica) silences.
-        for (op, g) in &guards {
-            if let Some(t) = g.filter(|t| t.enabled == "O") {
-                problems.push(format!("the {op} guard trigger {} is ENABLE, not ENABLE ALWAYS, so replica mode skips it", t.name));
             }
         }
         if let Some(owner) = a.access.role(rel.owner) {
@@ -71,8 +76,16 @@ fn check(a: &Audit) -> Vec<Finding> {
         }
         problems.dedup();
         if problems.is_empty() {
+            if !minor.is_empty() {
+                out.push(
+                    Finding::new(RULE.id, Severity::Minor, ObjectKind::Table, object.clone())
+                        .message(format!("append-only for the application, but: {}", minor.join("; ")))
+                        .fix(format!("Add the missing guards and ALTER TABLE {object} ENABLE ALWAYS TRIGGER <guard> for each (tenantguard scaffold audit-log does both)")),
+                );
+            }
             continue;
         }
+        problems.extend(minor);
         out.push(
             Finding::new(RULE.id, RULE.severity, ObjectKind::Table, object.clone())
                 .message(format!("is not append-only: {}", problems.join("; ")))

@@ -53,7 +53,7 @@ fn tenant_sources(a: &Audit, oid: tenantguard_catalog::Oid, depth: usize) -> std
         return out;
     }
     for r in &rel.reads {
-        if a.model.is_tenant_table(*r) {
+        if a.model.holds_tenant_data(*r) {
             if let Some(t) = a.relation(*r) {
                 out.insert(t.qualified().to_string());
             }

@@ -14,7 +14,7 @@ pub static RULE: RuleInfo = RuleInfo {
 fn check(a: &Audit) -> Vec<Finding> {
     let mut out = Vec::new();
     for rel in a.tenant_tables().filter(|r| !r.rls_enabled) {
-        let Some(parent) = rel.parents.iter().filter_map(|p| a.relation(*p)).find(|p| a.model.is_tenant_table(p.oid)) else {
+        let Some(parent) = rel.parents.iter().filter_map(|p| a.relation(*p)).find(|p| a.model.holds_tenant_data(p.oid)) else {
             continue;
         };
         let reachers: Vec<String> = a

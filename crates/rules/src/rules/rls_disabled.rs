@@ -16,7 +16,7 @@ fn check(a: &Audit) -> Vec<Finding> {
     for rel in a.tenant_tables() {
         // Tables with policies are policy-exists-rls-disabled; children of tenant tables are partition-without-rls.
         let has_policies = a.snapshot.policies_on(rel.oid).next().is_some();
-        let child = rel.parents.iter().any(|p| a.model.is_tenant_table(*p));
+        let child = rel.parents.iter().any(|p| a.model.holds_tenant_data(*p));
         if rel.rls_enabled || has_policies || child {
             continue;
         }

@@ -27,7 +27,7 @@ fn check(a: &Audit) -> Vec<Finding> {
         let exposed: Vec<String> = a
             .body_tables(f)
             .into_iter()
-            .filter(|u| a.model.is_tenant_table(u.rel.oid))
+            .filter(|u| a.model.holds_tenant_data(u.rel.oid))
             .filter(|u| !u.rel.rls_enabled || a.access.skips_rls(f.owner, u.rel) || !a.read_scoped(u.rel, f.owner, 0))
             .map(|u| format!("{}{}", u.rel.qualified(), if u.writes { " (writes)" } else { "" }))
             .collect();

@@ -15,7 +15,7 @@ pub static RULE: RuleInfo = RuleInfo {
 
 fn check(a: &Audit) -> Vec<Finding> {
     let mut out = Vec::new();
-    for t in a.snapshot.triggers.iter().filter(|t| t.fires_normally() && a.model.is_tenant_table(t.relation)) {
+    for t in a.snapshot.triggers.iter().filter(|t| t.fires_normally() && a.model.holds_tenant_data(t.relation)) {
         let (Some(source), Some(f)) = (a.relation(t.relation), a.snapshot.function(t.function)) else { continue };
         for target in a.body_tables(f).into_iter().filter(|u| u.writes && u.rel.oid != source.oid) {
             let leaking: Vec<String> = a

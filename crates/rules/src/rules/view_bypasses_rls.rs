@@ -26,7 +26,7 @@ fn check(a: &Audit) -> Vec<Finding> {
         if readers.is_empty() {
             continue;
         }
-        for base in view.reads.iter().filter_map(|o| a.relation(*o)).filter(|b| a.model.is_tenant_table(b.oid)) {
+        for base in view.reads.iter().filter_map(|o| a.relation(*o)).filter(|b| a.model.holds_tenant_data(b.oid)) {
             // Views run their base-table access as the view owner: that role's RLS (or lack of it) decides.
             let owner_scoped = a.read_scoped(base, view.owner, 0);
             if owner_scoped {
