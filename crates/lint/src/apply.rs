@@ -12,6 +12,7 @@
 //! but CREATE ROLE is transactional, so the tail's roles roll back too; when an earlier
 //! file changed, roles earlier runs created are dropped (or the cluster is replaced).
 
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
@@ -20,6 +21,7 @@ use tenantguard_catalog::{read_snapshot, ReadOptions, Snapshot};
 use tokio_postgres::error::ErrorPosition;
 use tokio_postgres::{Client, NoTls};
 
+use crate::cache::Meta;
 use crate::source::MigrationFile;
 use crate::statements::ParsedFile;
 
@@ -63,18 +65,50 @@ pub struct Shadow {
     seq: u32,
 }
 
+/// Files applied in the rolled-back tail (see the module comment).
+pub const TAIL: usize = 32;
+
 const ROLE_STATE: &str = "SELECT coalesce(string_agg(x, E'\\n' ORDER BY x), '') FROM (\
     SELECT format('r|%s|%s|%s|%s|%s|%s|%s|%s', rolname, rolsuper, rolinherit, rolcreaterole, rolcreatedb, rolcanlogin, rolbypassrls, rolconfig) AS x FROM pg_roles \
     UNION ALL SELECT format('m|%s|%s|%s', roleid::regrole, member::regrole, admin_option) FROM pg_auth_members) s";
 
 impl Shadow {
     pub async fn start() -> anyhow::Result<Shadow> {
+        Shadow::start_from(None).await
+    }
+
+    /// Start on a copy of a saved cluster (see crate::cache), carrying on from its state.
+    pub async fn start_from(saved: Option<(&Path, &Meta)>) -> anyhow::Result<Shadow> {
         let started = Instant::now();
-        let cluster = tokio::task::spawn_blocking(|| Cluster::start_with(&shadow_options())).await.context("starting the shadow cluster")?.context("starting the shadow cluster (needs local PostgreSQL server binaries; see docs/lint.md)")?;
+        let options = match saved {
+            Some((data, _)) => shadow_options().copy_of(data),
+            None => shadow_options(),
+        };
+        let cluster = tokio::task::spawn_blocking(move || Cluster::start_with(&options)).await.context("starting the shadow cluster")?.context("starting the shadow cluster (needs local PostgreSQL server binaries; see docs/lint.md)")?;
         let startup = started.elapsed();
-        let mut shadow = Shadow { cluster, startup, tail: 32, kept: None, initial_roles: String::new(), seq: 0 };
-        shadow.initial_roles = shadow.role_state().await?;
+        let mut shadow = Shadow { cluster, startup, tail: TAIL, kept: None, initial_roles: String::new(), seq: 0 };
+        match saved {
+            Some((_, m)) => {
+                let hash = hex::decode(&m.hash).ok().and_then(|h| <[u8; 32]>::try_from(h).ok()).context("the lint cache entry's hash is malformed")?;
+                shadow.kept = Some(Kept { db: m.db.clone(), committed: m.committed, hash, roles: m.roles.clone() });
+                shadow.initial_roles = m.initial_roles.clone();
+                shadow.seq = m.seq;
+            }
+            None => shadow.initial_roles = shadow.role_state().await?,
+        }
         Ok(shadow)
+    }
+
+    /// The committed state, for the cache (`None` when nothing is committed).
+    pub fn state(&self, key: &str) -> Option<Meta> {
+        let k = self.kept.as_ref().filter(|k| k.committed > 0)?;
+        Some(Meta { key: key.to_string(), committed: k.committed, hash: hex::encode(k.hash), db: k.db.clone(), seq: self.seq, roles: k.roles.clone(), initial_roles: self.initial_roles.clone() })
+    }
+
+    /// Stop the server and copy its data directory to `dest` (the shadow is done with).
+    pub async fn save(self, dest: PathBuf) -> anyhow::Result<()> {
+        let mut cluster = self.cluster;
+        tokio::task::spawn_blocking(move || cluster.stop_and_save(&dest)).await.context("saving the shadow cluster")?.context("saving the shadow cluster to the lint cache")
     }
 
     pub fn cluster(&self) -> &Cluster {
@@ -110,7 +144,7 @@ impl Shadow {
             let again: String = admin.query_one(ROLE_STATE, &[]).await?.get(0);
             if again != self.initial_roles {
                 drop(admin);
-                let fresh = Shadow::start().await?;
+                let fresh = Shadow::start_from(None).await?;
                 let tail = self.tail;
                 *self = Shadow { tail, startup: self.startup, ..fresh };
             }
@@ -178,9 +212,11 @@ impl Shadow {
 }
 
 /// Applying DDL is catalog churn on two cores: keep the whole catalog in memory, never
-/// checkpoint or WAL-log more than needed, and keep autovacuum from competing for CPU.
+/// checkpoint or WAL-log more than needed, keep autovacuum from competing for CPU, and put
+/// the files on a tmpfs. (wal_level=replica, track_counts=off, wal_buffers and 128 MB/1 GB
+/// shared buffers measured within noise of these; see docs/lint.md.)
 fn shadow_options() -> ClusterOptions {
-    ClusterOptions::default()
+    let o = ClusterOptions::default()
         .set("shared_buffers", "256MB")
         .set("max_wal_size", "8GB")
         .set("checkpoint_timeout", "1h")
@@ -190,7 +226,31 @@ fn shadow_options() -> ClusterOptions {
         // The tail transaction locks every relation it creates.
         .set("max_connections", "30")
         .set("max_locks_per_transaction", "4096")
-        .set("jit", "off")
+        .set("jit", "off");
+    match scratch_dir() {
+        Some(d) => o.in_dir(d),
+        None => o,
+    }
+}
+
+/// Where the shadow cluster lives: a tmpfs when there is room (`TENANTGUARD_LINT_TMPDIR`
+/// overrides; empty means the system temp dir). Creating ~9,000 relation files on the disk
+/// filesystem cost more server time than the catalog work itself (see docs/lint.md).
+fn scratch_dir() -> Option<PathBuf> {
+    if let Some(d) = std::env::var_os("TENANTGUARD_LINT_TMPDIR") {
+        return (!d.is_empty()).then(|| PathBuf::from(d));
+    }
+    let shm = Path::new("/dev/shm");
+    let free = nix::sys::statvfs::statvfs(shm).ok().map(|s| s.blocks_available() as u64 * s.fragment_size() as u64)?;
+    // A 2,000-file history needs ~200 MB; leave plenty for everything else using the tmpfs.
+    (free >= 2 << 30).then(|| shm.to_path_buf())
+}
+
+/// What, besides the files, shapes a saved shadow cluster: the cache key's input.
+pub fn cache_settings() -> anyhow::Result<String> {
+    let bins = tenantguard_testkit::PgBinaries::discover().context("finding the PostgreSQL server binaries")?;
+    let settings: Vec<String> = shadow_options().settings.iter().map(|(k, v)| format!("{k}={v}")).collect();
+    Ok(format!("pg{} {} tail={TAIL} {}", bins.version, bins.bin_dir.display(), settings.join(" ")))
 }
 
 async fn connect(url: &str) -> anyhow::Result<Client> {

@@ -82,6 +82,13 @@ pub struct LintArgs {
     /// Print the cluster start-up and lint times to stderr.
     #[arg(long)]
     pub timings: bool,
+    /// Keep the shadow cluster here between runs (default: target/tenantguard-lint-cache in a
+    /// cargo project, else $XDG_CACHE_HOME/tenantguard/lint).
+    #[arg(long, value_name = "DIR")]
+    pub cache_dir: Option<PathBuf>,
+    /// Start every run from an empty shadow cluster and keep nothing.
+    #[arg(long, conflicts_with = "cache_dir")]
+    pub no_cache: bool,
 }
 
 /// The `[lint]` table of tenantguard.toml.
@@ -168,10 +175,14 @@ fn shown(p: &Path) -> String {
     s.strip_prefix("./").map(str::to_string).unwrap_or(s)
 }
 
-async fn lint_set(set: &MigrationSet, config: &Config) -> anyhow::Result<(Outcome, std::time::Duration)> {
-    let mut linter = Linter::start().await?;
+/// One lint; the linter comes back so its cluster can be saved to the cache after the report is out.
+async fn lint_set(set: &MigrationSet, config: &Config, cache: Option<&Path>) -> anyhow::Result<(Outcome, std::time::Duration, Linter)> {
+    let mut linter = match cache {
+        Some(dir) => Linter::start_cached(dir, set).await?,
+        None => Linter::start().await?,
+    };
     let startup = linter.startup();
-    Ok((linter.lint(set, config).await?, startup))
+    Ok((linter.lint(set, config).await?, startup, linter))
 }
 
 pub async fn run(args: LintArgs) -> anyhow::Result<ExitCode> {
@@ -191,6 +202,8 @@ pub async fn run(args: LintArgs) -> anyhow::Result<ExitCode> {
         let dir = migrations.clone().unwrap_or_else(|| PathBuf::from("."));
         root_for_base = Some(crate::base::check(&dir, base)?);
     }
+    let cache = if args.no_cache { None } else { args.cache_dir.clone().or_else(|| crate::cache::default_dir(Path::new("."))) };
+    let mut finished: Vec<Linter> = Vec::new();
     let mut label = String::from("application code");
     if let Some(dir) = &migrations {
         if !dir.is_dir() {
@@ -205,37 +218,47 @@ pub async fn run(args: LintArgs) -> anyhow::Result<ExitCode> {
                 bail!("no migrations in {} (looked for *.sql files directly in it); pass --migrations-dir to point at them", dir.display());
             }
         } else {
-            let head = lint_set(&set, &config);
+            let head = lint_set(&set, &config, cache.as_deref());
             let outcome = if let Some(base) = &args.base {
                 let base_files = crate::base::files_at(dir, base)?;
                 let base_set = source::build(&label, base_files, set.layout);
                 let (head, base_outcome) = if base_set.files.is_empty() {
                     (head.await?, None)
                 } else {
-                    let (h, b) = tokio::join!(head, lint_set(&base_set, &config));
+                    let (h, b) = tokio::join!(head, lint_set(&base_set, &config, cache.as_deref()));
                     // A base that no longer lints (it failed in its time too) still gives its keys when possible.
                     if let Err(e) = &b {
                         eprintln!("tenantguard lint: the migrations at {base} did not lint ({e:#}); every finding counts as new");
                     }
                     (h?, b.ok())
                 };
-                let mut outcome = head.0;
-                let old: HashSet<String> = base_outcome.map(|(o, _)| o.findings.iter().map(Finding::key).collect()).unwrap_or_default();
+                let (mut outcome, startup, linter) = head;
+                finished.push(linter);
+                let old: HashSet<String> = match base_outcome {
+                    Some((o, _, l)) => {
+                        finished.push(l);
+                        o.findings.iter().map(Finding::key).collect()
+                    }
+                    None => HashSet::new(),
+                };
                 outcome.findings.retain(|f| !old.contains(&f.key()));
                 outcome.findings.extend(out_of_order(&set, &base_set));
-                (outcome, head.1)
+                (outcome, startup)
             } else {
-                head.await?
+                let (outcome, startup, linter) = head.await?;
+                finished.push(linter);
+                (outcome, startup)
             };
             let (outcome, startup) = outcome;
             if args.timings {
                 eprintln!(
-                    "tenantguard lint: cluster up in {:.2}s; lint {:.2}s (parse, apply and catalog read {:.2}s, rules and locations {:.2}s) for {} files",
+                    "tenantguard lint: cluster up in {:.2}s; lint {:.2}s (parse, apply and catalog read {:.2}s, rules and locations {:.2}s) for {} files, {} already in the shadow (lint cache)",
                     startup.as_secs_f64(),
                     outcome.timings.total.as_secs_f64(),
                     outcome.timings.parse_and_apply.as_secs_f64(),
                     outcome.timings.audit.as_secs_f64(),
-                    set.files.len()
+                    set.files.len(),
+                    outcome.timings.reused_files
                 );
             }
             app_ctx = outcome.app;
@@ -282,6 +305,16 @@ pub async fn run(args: LintArgs) -> anyhow::Result<ExitCode> {
         text.push_str(&render(&report, Format::Github, false));
     }
     emit(&text, args.output.as_deref())?;
+    // The report is out; keeping the shadow for the next run must not fail this one.
+    let saving = std::time::Instant::now();
+    for linter in finished {
+        if let Err(e) = linter.save().await {
+            eprintln!("tenantguard lint: could not save the shadow cluster to the lint cache: {e:#}");
+        }
+    }
+    if args.timings && cache.is_some() {
+        eprintln!("tenantguard lint: cache saved in {:.2}s", saving.elapsed().as_secs_f64());
+    }
     let fail = threshold(args.fail_on.unwrap_or(FailOn::Critical));
     Ok(match fail {
         Some(t) if findings.iter().any(|f| f.severity >= t) => ExitCode::from(1),

@@ -5,6 +5,7 @@
 pub mod appcode;
 pub mod apply;
 pub mod base;
+pub mod cache;
 pub mod corpus;
 pub mod cli;
 pub mod extra_rules;

@@ -3,13 +3,15 @@
 //! apply suppressions. A [`Linter`] keeps its cluster, checkpoints and parses between runs.
 
 use std::collections::HashMap;
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 use tenantguard_catalog::Snapshot;
 use tenantguard_rules::{Audit, Config, Finding};
 
 use crate::appcode::AppContext;
-use crate::apply::Shadow;
+use crate::apply::{self, Shadow};
+use crate::cache::{Cache, Meta};
 use crate::extra_rules::{at, MIGRATION_FAILED, UNUSED_SUPPRESSION};
 use crate::locate::{Index, StmtRef};
 use crate::source::{line_col, MigrationSet};
@@ -36,13 +38,64 @@ pub struct Linter {
     shadow: Shadow,
     /// Parses by chained content hash, with the search_path after each file.
     parses: HashMap<[u8; 32], (ParsedFile, String)>,
+    /// The on-disk cache this linter started from and saves to, with the state it started at.
+    cache: Option<(Cache, Option<Meta>)>,
 }
 
 impl Linter {
     /// Start the shadow cluster; later lints reuse what they share with earlier ones.
     pub async fn start() -> anyhow::Result<Linter> {
         let shadow = Shadow::start().await?;
-        Ok(Linter { shadow, parses: HashMap::new() })
+        Ok(Linter { shadow, parses: HashMap::new(), cache: None })
+    }
+
+    /// Start from the saved cluster in `cache_dir` with the longest prefix `set` starts with
+    /// (a fresh one when none fits); [`Linter::save`] stores the state the lint leaves.
+    /// A cache that cannot be used is reported on stderr and the lint runs without it.
+    pub async fn start_cached(cache_dir: &Path, set: &MigrationSet) -> anyhow::Result<Linter> {
+        let cache = match apply::cache_settings().and_then(|s| Cache::open(cache_dir, &s)) {
+            Ok(c) => c,
+            Err(e) => {
+                eprintln!("tenantguard lint: not using the lint cache: {e:#}");
+                return Linter::start().await;
+            }
+        };
+        let hit = cache.lookup(&set.files).unwrap_or_else(|e| {
+            eprintln!("tenantguard lint: not using the lint cache: {e:#}");
+            None
+        });
+        let shadow = match &hit {
+            Some(h) => match Shadow::start_from(Some((&h.data, &h.meta))).await {
+                Ok(s) => Some(s),
+                Err(e) => {
+                    eprintln!("tenantguard lint: the cached shadow cluster did not start ({e:#}); starting afresh");
+                    None
+                }
+            },
+            None => None,
+        };
+        let from = shadow.as_ref().and(hit.map(|h| h.meta));
+        let shadow = match shadow {
+            Some(s) => s,
+            None => Shadow::start().await?,
+        };
+        Ok(Linter { shadow, parses: HashMap::new(), cache: Some((cache, from)) })
+    }
+
+    /// Save the committed state to the cache when it is new (stops the cluster). Without a
+    /// cache, or when the lint committed nothing new, this just shuts the cluster down.
+    pub async fn save(self) -> anyhow::Result<()> {
+        let Some((cache, from)) = self.cache else { return Ok(()) };
+        let Some(meta) = self.shadow.state(&cache.key) else { return Ok(()) };
+        if from.is_some_and(|f| f.hash == meta.hash && f.committed == meta.committed) || cache.entry_for(&meta).1 {
+            return Ok(());
+        }
+        let staged = cache.staging()?;
+        if let Err(e) = self.shadow.save(staged.join("data.tar")).await {
+            let _ = std::fs::remove_dir_all(&staged);
+            return Err(e);
+        }
+        cache.publish(&staged, &meta)
     }
 
     pub fn startup(&self) -> Duration {

@@ -109,6 +109,76 @@ async fn relint_reuses_the_shadow_database_and_stays_sound() {
     assert!(fourth.findings.iter().all(|f| f.rule != "migration-failed"), "{:#?}", fourth.findings);
 }
 
+/// 40 files: more than the rolled-back tail (32), so the first 8 are committed and cached.
+fn history(dir: &Path, first: &str) {
+    write(dir, "000_roles.sql", first);
+    for i in 1..40 {
+        write(dir, &format!("{i:03}_t.sql"), &format!("CREATE TABLE t{i} (id int, tenant_id uuid);\n"));
+    }
+}
+
+#[tokio::test]
+async fn separate_processes_reuse_the_cache_and_stay_sound() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cache = tempfile::tempdir().unwrap();
+    history(tmp.path(), "CREATE ROLE early NOLOGIN;\n");
+    let config = Config::default();
+    // Each "process" builds its own Linter and drops it: only the cache directory carries over.
+    async fn process(dir: &Path, cache: &Path, config: &Config) -> tenantguard_lint::Outcome {
+        let set = source::read_dir(dir, None).unwrap();
+        let mut linter = Linter::start_cached(cache, &set).await.unwrap();
+        let out = linter.lint(&set, config).await.unwrap();
+        linter.save().await.unwrap();
+        out
+    }
+    let first = process(tmp.path(), cache.path(), &config).await;
+    assert_eq!(first.timings.reused_files, 0);
+    assert!(find(&first.findings, "rls-disabled", "public.t39").is_some());
+
+    // A tail file changed: the next process starts from the saved prefix.
+    write(tmp.path(), "039_t.sql", "CREATE TABLE t39 (id int, tenant_id uuid);\nALTER TABLE t39 ENABLE ROW LEVEL SECURITY;\n");
+    let second = process(tmp.path(), cache.path(), &config).await;
+    assert_eq!(second.timings.reused_files, 8, "the cached prefix was not used");
+    assert!(find(&second.findings, "rls-disabled", "public.t39").is_none(), "{:#?}", second.findings);
+    assert!(find(&second.findings, "rls-disabled", "public.t1").is_some(), "objects from the cached prefix are audited");
+
+    // A cached file changed: its role must not survive in the next process's cluster,
+    // or the tail's CREATE ROLE early fails.
+    history(tmp.path(), "CREATE ROLE other NOLOGIN;\n");
+    write(tmp.path(), "039_t.sql", "CREATE ROLE early NOLOGIN;\nCREATE TABLE t39 (id int, tenant_id uuid);\n");
+    let third = process(tmp.path(), cache.path(), &config).await;
+    assert_eq!(third.timings.reused_files, 0, "a changed prefix must not be reused");
+    assert!(third.findings.iter().all(|f| f.rule != "migration-failed"), "a role from the cached prefix leaked: {:#?}", third.findings);
+
+    // Back to the first history: its entry is still there (the last three are kept).
+    history(tmp.path(), "CREATE ROLE early NOLOGIN;\n");
+    let fourth = process(tmp.path(), cache.path(), &config).await;
+    assert_eq!(fourth.timings.reused_files, 8);
+    assert!(find(&fourth.findings, "rls-disabled", "public.t39").is_some());
+}
+
+#[tokio::test]
+async fn cli_runs_share_the_cache_dir() {
+    let tmp = tempfile::tempdir().unwrap();
+    let m = tmp.path().join("migrations");
+    std::fs::create_dir(&m).unwrap();
+    history(&m, "CREATE ROLE early NOLOGIN;\n");
+    let cache = tmp.path().join("cache");
+    let mut reports = Vec::new();
+    for i in 0..2 {
+        let out = tmp.path().join(format!("out{i}.json"));
+        let mut a = args(vec![m.clone()], OutputFormat::Json, &out);
+        (a.no_cache, a.cache_dir) = (false, Some(cache.clone()));
+        run(a).await.unwrap();
+        let doc: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
+        reports.push(doc["findings"].clone());
+    }
+    assert!(reports[0].as_array().unwrap().iter().any(|f| f["object"] == "public.t39"), "{:#}", reports[0]);
+    assert_eq!(reports[0], reports[1], "a run from the cache must report what a cold run does");
+    let entries = std::fs::read_dir(&cache).unwrap().flatten().filter(|e| e.path().join("data.tar").is_file()).count();
+    assert_eq!(entries, 1, "the first run saves one entry, the second reuses it");
+}
+
 #[tokio::test]
 async fn layouts_and_bad_files() {
     let tmp = tempfile::tempdir().unwrap();
@@ -127,7 +197,7 @@ async fn layouts_and_bad_files() {
 }
 
 fn args(paths: Vec<PathBuf>, format: OutputFormat, out: &Path) -> LintArgs {
-    LintArgs { paths, format: Some(format), output: Some(out.to_path_buf()), no_app: true, ..Default::default() }
+    LintArgs { paths, format: Some(format), output: Some(out.to_path_buf()), no_app: true, no_cache: true, ..Default::default() }
 }
 
 #[tokio::test]

@@ -16,6 +16,13 @@ use crate::error::{io, TestkitError};
 #[derive(Debug, Clone)]
 pub struct ClusterOptions {
     pub settings: Vec<(String, String)>,
+    /// Where the cluster's directory is created (default: the system temp directory). A tmpfs
+    /// such as `/dev/shm` pays off for DDL-heavy work: every relation is a file, and creating
+    /// files on a busy disk filesystem cost more server time than the catalog work itself.
+    pub parent_dir: Option<PathBuf>,
+    /// Start from a copy of this data directory, or from this archive written by
+    /// [`Cluster::stop_and_save`], instead of the initdb template.
+    pub copy_from: Option<PathBuf>,
 }
 
 impl Default for ClusterOptions {
@@ -31,6 +38,8 @@ impl Default for ClusterOptions {
                 s("logging_collector", "off"),
                 s("log_min_messages", "warning"),
             ],
+            parent_dir: None,
+            copy_from: None,
         }
     }
 }
@@ -41,6 +50,18 @@ impl ClusterOptions {
         self.settings.push((key.to_string(), value.to_string()));
         self
     }
+
+    /// Create the cluster's directory under `dir` (see [`ClusterOptions::parent_dir`]).
+    pub fn in_dir(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.parent_dir = Some(dir.into());
+        self
+    }
+
+    /// Start from a copy of a saved data directory (see [`ClusterOptions::copy_from`]).
+    pub fn copy_of(mut self, data: impl Into<PathBuf>) -> Self {
+        self.copy_from = Some(data.into());
+        self
+    }
 }
 
 /// A running throwaway cluster; dropping it stops the server and deletes its files.
@@ -49,6 +70,8 @@ pub struct Cluster {
     child: Child,
     port: u16,
     bins: PgBinaries,
+    /// Set once the server has been stopped and reaped: Drop must not signal a reused pid.
+    stopped: bool,
 }
 
 /// The OS user to run the server as: PostgreSQL refuses to run as root.
@@ -141,22 +164,20 @@ impl Cluster {
     pub fn start_with(options: &ClusterOptions) -> Result<Self, TestkitError> {
         let bins = PgBinaries::discover()?;
         let who = run_as()?;
-        let template = template_dir(&bins, who)?;
-        let root = tempfile::Builder::new()
-            .prefix("tenantguard-pg-")
-            .tempdir()
-            .map_err(io("creating the cluster directory"))?;
+        let source = match &options.copy_from {
+            Some(saved) => saved.clone(),
+            None => template_dir(&bins, who)?.join("data"),
+        };
+        let mut builder = tempfile::Builder::new();
+        builder.prefix("tenantguard-pg-");
+        let root = match &options.parent_dir {
+            Some(dir) => builder.tempdir_in(dir),
+            None => builder.tempdir(),
+        }
+        .map_err(io("creating the cluster directory"))?;
         give_to(root.path(), who)?;
         let data = root.path().join("data");
-        let status = Command::new("cp")
-            .args(["-a"])
-            .arg(template.join("data"))
-            .arg(&data)
-            .status()
-            .map_err(io("copying the template cluster"))?;
-        if !status.success() {
-            return Err(TestkitError::Command { what: "cp -a template".into(), detail: status.to_string() });
-        }
+        copy_tree(&source, &data)?;
         let sockets = root.path().join("sock");
         fs::create_dir_all(&sockets).map_err(io("creating the socket directory"))?;
         give_to(&sockets, who)?;
@@ -165,7 +186,7 @@ impl Cluster {
         for _ in 0..5 {
             let port = free_port()?;
             match spawn_and_wait(&bins, who, root.path(), &data, &sockets, port, options) {
-                Ok(child) => return Ok(Cluster { root, child, port, bins }),
+                Ok(child) => return Ok(Cluster { root, child, port, bins, stopped: false }),
                 Err(e) => last_error = Some(e),
             }
         }
@@ -246,6 +267,56 @@ impl Cluster {
             .map(|_| ())
     }
 
+    /// The data directory (inside the cluster's temporary directory).
+    pub fn data_dir(&self) -> PathBuf {
+        self.root.path().join("data")
+    }
+
+    /// Stop the server cleanly (a shutdown checkpoint, so the copy needs no recovery) and
+    /// write its data directory to `dest` as one tar archive: saved clusters go to disk
+    /// filesystems, where creating thousands of small files is what costs. WAL segments other
+    /// than the checkpoint's (recycled ones) are left out. Start a cluster on it again with
+    /// [`ClusterOptions::copy_of`]. The cluster's own files are deleted on drop, as always.
+    pub fn stop_and_save(&mut self, dest: &Path) -> Result<(), TestkitError> {
+        if !self.stopped {
+            let pid = Pid::from_raw(self.child.id() as i32);
+            // SIGINT: "fast" shutdown, which checkpoints; SIGQUIT would leave WAL to replay.
+            let _ = kill(pid, Signal::SIGINT);
+            let deadline = Instant::now() + Duration::from_secs(60);
+            loop {
+                if let Ok(Some(_)) = self.child.try_wait() {
+                    self.stopped = true;
+                    break;
+                }
+                if Instant::now() > deadline {
+                    return Err(TestkitError::Command { what: "stopping postgres for a save".into(), detail: "no exit within 60s".into() });
+                }
+                std::thread::sleep(Duration::from_millis(5));
+            }
+        }
+        let mut cmd = Command::new("tar");
+        cmd.arg("-cf").arg(dest).arg("-C").arg(self.root.path());
+        for skip in self.unneeded_wal()? {
+            cmd.arg(format!("--exclude=data/pg_wal/{skip}"));
+        }
+        run(cmd.arg("data"), "archiving the data directory")
+    }
+
+    /// WAL segments a cleanly stopped cluster does not need: all but the one holding the
+    /// shutdown checkpoint (and the next, in case the record crosses into it).
+    fn unneeded_wal(&self) -> Result<Vec<String>, TestkitError> {
+        let out = Command::new(self.bins.tool("pg_controldata")).arg(self.data_dir()).env("LC_ALL", "C").output().map_err(io("running pg_controldata"))?;
+        let text = String::from_utf8_lossy(&out.stdout);
+        let Some(redo) = text.lines().find_map(|l| l.strip_prefix("Latest checkpoint's REDO WAL file:")).map(str::trim) else {
+            return Ok(Vec::new()); // unknown output: keep everything
+        };
+        let segment = |n: &str| n.len() == 24 && n.bytes().all(|b| b.is_ascii_hexdigit());
+        let mut names: Vec<String> = fs::read_dir(self.data_dir().join("pg_wal")).map_err(io("listing pg_wal"))?.flatten().map(|e| e.file_name().to_string_lossy().into_owned()).filter(|n| segment(n)).collect();
+        names.sort();
+        let Some(at) = names.iter().position(|n| n == redo) else { return Ok(Vec::new()) };
+        Ok(names.iter().enumerate().filter(|(i, _)| *i != at && *i != at + 1).map(|(_, n)| n.clone()).collect())
+    }
+
     /// The server log so far (for diagnosing a failing test).
     pub fn log(&self) -> String {
         fs::read_to_string(self.root.path().join("server.log")).unwrap_or_default()
@@ -311,8 +382,33 @@ fn not_ready(log: &Path, started: Instant) -> TestkitError {
     }
 }
 
+/// A saved archive is unpacked, a directory copied (`cp -a`): both keep the server user's
+/// ownership and the 0700 mode PostgreSQL insists on.
+fn copy_tree(from: &Path, to: &Path) -> Result<(), TestkitError> {
+    if from.is_file() {
+        let parent = to.parent().unwrap_or(Path::new("."));
+        run(Command::new("tar").arg("-xf").arg(from).arg("-C").arg(parent), "unpacking a saved cluster")?;
+        if to.file_name() != Some("data".as_ref()) {
+            fs::rename(parent.join("data"), to).map_err(io("moving the unpacked data directory"))?;
+        }
+        return Ok(());
+    }
+    run(Command::new("cp").arg("-a").arg(from).arg(to), "copying a data directory")
+}
+
+fn run(cmd: &mut Command, what: &str) -> Result<(), TestkitError> {
+    let out = cmd.stdin(Stdio::null()).output().map_err(io(what))?;
+    if !out.status.success() {
+        return Err(TestkitError::Command { what: what.to_string(), detail: String::from_utf8_lossy(&out.stderr).trim().to_string() });
+    }
+    Ok(())
+}
+
 impl Drop for Cluster {
     fn drop(&mut self) {
+        if self.stopped {
+            return;
+        }
         // Immediate shutdown: nothing in a throwaway cluster needs a checkpoint.
         let pid = Pid::from_raw(self.child.id() as i32);
         let _ = kill(pid, Signal::SIGQUIT);
@@ -325,5 +421,24 @@ impl Drop for Cluster {
         }
         let _ = self.child.kill();
         let _ = self.child.wait();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn saved_cluster_starts_again_with_its_data() {
+        let parent = tempfile::tempdir().unwrap();
+        let mut c = Cluster::start_with(&ClusterOptions::default().in_dir(parent.path())).unwrap();
+        assert!(c.data_dir().starts_with(parent.path()));
+        c.psql("postgres", "CREATE TABLE kept (id int); INSERT INTO kept VALUES (42);").unwrap();
+        let saved = tempfile::tempdir().unwrap();
+        let archive = saved.path().join("data.tar");
+        c.stop_and_save(&archive).unwrap();
+        drop(c);
+        let again = Cluster::start_with(&ClusterOptions::default().copy_of(&archive)).unwrap();
+        assert_eq!(again.query("postgres", "SELECT id FROM kept").unwrap(), "42");
     }
 }
