@@ -89,11 +89,18 @@ CREATE TABLE IF NOT EXISTS audit.erasure (
     at        timestamptz NOT NULL DEFAULT now()
 );
 
--- Tenants read only their own events.
+CREATE INDEX IF NOT EXISTS erasure_tenant ON audit.erasure (tenant_id, at);
+
+-- Tenants read only their own events (the context is read once per statement, not per row).
 ALTER TABLE audit.log ENABLE ROW LEVEL SECURITY;
 DROP POLICY IF EXISTS tenant_reads_own ON audit.log;
 CREATE POLICY tenant_reads_own ON audit.log FOR SELECT
-    USING (tenant_id = current_setting('app.current_tenant', true));
+    USING (tenant_id = (SELECT current_setting('app.current_tenant', true)));
+-- The owner-only tables hold tenant ids too: RLS with no policy denies every role but the
+-- owner (whose functions do the work), so a stray GRANT later cannot expose them.
+ALTER TABLE audit.head ENABLE ROW LEVEL SECURITY;
+ALTER TABLE audit.checkpoint ENABLE ROW LEVEL SECURITY;
+ALTER TABLE audit.erasure ENABLE ROW LEVEL SECURITY;
 
 -- Canonical encoding v1 (docs/audit-log.md): a text field is 0x01, its UTF-8 bytes, 0x00;
 -- NULL is the single byte 0x00. PostgreSQL text never holds a NUL byte, so this is
@@ -285,6 +292,8 @@ BEGIN
         EXECUTE format('CREATE TRIGGER audit_guard_truncate BEFORE TRUNCATE ON %s FOR EACH STATEMENT EXECUTE FUNCTION audit.guard()', p);
     END IF;
     EXECUTE format('ALTER TABLE %s ENABLE ALWAYS TRIGGER audit_guard_truncate', p);
+    -- Queried directly, a partition skips the parent's policy: deny all but the owner.
+    EXECUTE format('ALTER TABLE %s ENABLE ROW LEVEL SECURITY', p);
     PERFORM set_config('audit.adding_partition', 'off', true);
 END $f$;
 
