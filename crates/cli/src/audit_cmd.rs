@@ -115,6 +115,12 @@ pub struct AuditArgs {
     /// Base URL of the rule pages, for links in reports.
     #[arg(long, default_value = DEFAULT_DOCS_URL)]
     pub docs_url: String,
+    /// Also save the catalog snapshot (JSON) to this file, to audit again later without the database.
+    #[arg(long, value_name = "FILE")]
+    pub save_snapshot: Option<PathBuf>,
+    /// Audit a snapshot saved with --save-snapshot instead of connecting.
+    #[arg(long, value_name = "FILE", conflicts_with = "database_url")]
+    pub from_snapshot: Option<PathBuf>,
 }
 
 /// Connect, read the snapshot (read-only) and run the rules.
@@ -148,14 +154,26 @@ pub fn exit_code(findings: &[Finding], fail_on: FailOn) -> ExitCode {
 
 pub async fn run(args: AuditArgs) -> anyhow::Result<ExitCode> {
     let config = args.tenant.load()?;
-    let Some(url) = args.database_url.as_deref() else {
-        bail!("no database given: pass --database-url postgres://user@host/db or set DATABASE_URL (or try `tenantguard demo`)");
-    };
     let baseline = match &args.baseline {
         Some(p) => Some(Baseline::load(&p.to_string_lossy())?),
         None => None,
     };
-    let (snapshot, findings) = audit_database(url, &config).await.with_context(|| format!("auditing {}", redact(url)))?;
+    let (snapshot, findings) = match (&args.from_snapshot, args.database_url.as_deref()) {
+        (Some(path), _) => {
+            let text = std::fs::read_to_string(path).with_context(|| format!("cannot read snapshot {}", path.display()))?;
+            let snapshot: Snapshot = serde_json::from_str(&text)
+                .with_context(|| format!("{} is not a tenantguard snapshot (write one with --save-snapshot)", path.display()))?;
+            check_app_roles(&snapshot, &config)?;
+            let findings = tenantguard_rules::run(&snapshot, &config);
+            (snapshot, findings)
+        }
+        (None, Some(url)) => audit_database(url, &config).await.with_context(|| format!("auditing {}", redact(url)))?,
+        (None, None) => bail!("no database given: pass --database-url postgres://user@host/db or set DATABASE_URL (or try `tenantguard demo`)"),
+    };
+    if let Some(path) = &args.save_snapshot {
+        let json = serde_json::to_string(&snapshot).context("serialising the snapshot")?;
+        write_atomically(path, json.as_bytes())?;
+    }
     if let Some(path) = &args.write_baseline {
         write_atomically(path, Baseline::from_findings(&findings).to_toml().as_bytes())?;
         eprintln!("wrote {} finding(s) to {}; replace each TODO reason with a justification", findings.len(), path.display());

@@ -179,3 +179,21 @@ fn the_demo_runs_on_an_embedded_cluster() {
     let out = run(&["demo", "--fail-on", "critical"]);
     assert_eq!(out.status.code(), Some(1));
 }
+
+#[test]
+fn a_saved_snapshot_audits_the_same_without_the_database() {
+    let cluster = Cluster::start().unwrap();
+    cluster.create_database("app").unwrap();
+    cluster.psql("app", LEAKY).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let snap = dir.path().join("snap.json");
+    let live = run(&["audit", "--database-url", &cluster.url("app"), "--app-role", "app_user", "--format", "json", "--save-snapshot", snap.to_str().unwrap()]);
+    drop(cluster);
+    let offline = run(&["audit", "--from-snapshot", snap.to_str().unwrap(), "--app-role", "app_user", "--format", "json"]);
+    assert_eq!(live.status.code(), offline.status.code());
+    assert_eq!(stdout(&live), stdout(&offline));
+    std::fs::write(&snap, "{ not json").unwrap();
+    let bad = run(&["audit", "--from-snapshot", snap.to_str().unwrap()]);
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(stderr(&bad).contains("not a tenantguard snapshot"), "{}", stderr(&bad));
+}
