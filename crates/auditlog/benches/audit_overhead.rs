@@ -1,7 +1,10 @@
 //! pgbench-style overhead of the audit log: no audit vs a plain jsonb trigger (reference)
-//! vs trigger audit vs trigger audit +
-//! chain (sealer running alongside), 2 clients, 1 and 100 tenants, insert and update,
-//! variants interleaved in rounds. Then verify throughput over everything written.
+//! vs trigger audit vs trigger audit + chain (sealer running alongside as a background
+//! worker), 2 clients, 1 and 100 tenants, insert and update, variants interleaved in
+//! rounds. The log as it was before the perf work (benches/baseline/log_v0.sql with the
+//! SQL sealer) runs in the same rounds, so before and after are measured side by side.
+//! Ratios are medians over rounds of each round's variant tps / that round's no-audit tps.
+//! Then verify throughput over everything written.
 //!
 //!     cargo bench -p tenantguard-auditlog --bench audit_overhead
 //!
@@ -12,32 +15,70 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use tenantguard_auditlog::ops::{seal_all, seal_once};
+use tokio_postgres::Client as PgClient;
 use tenantguard_auditlog::scaffold::{render, CapturedTable, ScaffoldConfig};
 use tenantguard_auditlog::verify::{verify, VerifyOptions};
 use tenantguard_testkit::{Cluster, ClusterOptions};
 use tokio_postgres::{Client, NoTls};
 
 const PRELOAD: i64 = 20_000;
+const LOG_SQL_NOW: &str = include_str!("../src/sql/log.sql");
+const LOG_SQL_V0: &str = include_str!("baseline/log_v0.sql");
 
 #[derive(Clone, Copy, PartialEq)]
 enum Variant {
     Plain,
     /// In-run reference: a plain tenant jsonb trigger (no guards, no chain, no partitions).
     Reference,
+    /// The log before the perf work (baseline/log_v0.sql), no sealer.
+    Trigger0,
+    /// The log before the perf work with its SQL sealer (`seal()`) alongside.
+    Chain0,
     Trigger,
     Chain,
 }
+
+const VARIANTS: [Variant; 6] = [Variant::Plain, Variant::Reference, Variant::Trigger0, Variant::Trigger, Variant::Chain0, Variant::Chain];
 
 impl Variant {
     fn table(self, tenants: u32) -> String {
         let v = match self {
             Variant::Plain => "plain",
             Variant::Reference => "ref",
+            Variant::Trigger0 => "trig0",
+            Variant::Chain0 => "chain0",
             Variant::Trigger => "trig",
             Variant::Chain => "chain",
         };
         format!("public.inv_{v}_{tenants}")
     }
+
+    /// The log schema a chained variant seals.
+    fn sealed_schema(self) -> Option<&'static str> {
+        match self {
+            Variant::Chain0 => Some("audit_c0"),
+            Variant::Chain => Some("audit_c"),
+            _ => None,
+        }
+    }
+}
+
+/// The sealer as each log version ships it: v0 the SQL `seal()`, now `ops::seal_once`.
+async fn seal_step(c: &PgClient, v: Variant, max_rows: i32) -> i64 {
+    match v {
+        Variant::Chain0 => c.query_one("SELECT audit_c0.seal($1)", &[&max_rows]).await.unwrap().get(0),
+        _ => seal_once(c, "audit_c", max_rows).await.unwrap(),
+    }
+}
+
+struct Phase {
+    /// Business transactions per second while the clients ran (sealer alongside).
+    tps: f64,
+    /// The same count over the clients' time plus the sealer's catch-up after they stopped.
+    tps_with_catch_up: f64,
+    /// Unsealed rows when the clients stopped, and the seconds the sealer then needed.
+    backlog: i64,
+    catch_up_secs: f64,
 }
 
 async fn connect(url: &str) -> Client {
@@ -72,21 +113,21 @@ async fn client(url: String, table: String, tenants: u32, update: bool, seed: u6
     n
 }
 
-/// Transactions per second of one phase; for Chain the sealer runs alongside and the
-/// catch-up after the clients stop is counted in the time.
-async fn phase(url: &str, v: Variant, tenants: u32, update: bool, secs: f64) -> f64 {
+/// One phase: 2 clients for `secs`; for a chained variant the sealer runs alongside as a
+/// background worker (batches of 5000, sleeping 20 ms when idle), as deployed.
+async fn phase(url: &str, v: Variant, tenants: u32, update: bool, secs: f64) -> Phase {
     let stop = Arc::new(AtomicBool::new(false));
     let sealing = Arc::new(AtomicBool::new(true));
-    let sealer = (v == Variant::Chain).then(|| {
+    let sealer = v.sealed_schema().map(|_| {
         let (url, sealing) = (url.to_string(), sealing.clone());
         tokio::spawn(async move {
             let c = connect(&url).await;
+            c.batch_execute("SET synchronous_commit = off").await.unwrap();
             while sealing.load(Ordering::Relaxed) {
-                if seal_once(&c, "audit_c", 5000).await.unwrap() == 0 {
+                if seal_step(&c, v, 5000).await == 0 {
                     tokio::time::sleep(Duration::from_millis(20)).await;
                 }
             }
-            seal_all(&c, "audit_c").await.unwrap();
         })
     });
     let started = Instant::now();
@@ -99,18 +140,35 @@ async fn phase(url: &str, v: Variant, tenants: u32, update: bool, secs: f64) -> 
     for c in clients {
         total += c.await.unwrap();
     }
-    if let Some(s) = sealer {
+    let ran = started.elapsed().as_secs_f64();
+    let (mut backlog, mut catch_up_secs) = (0, 0.0);
+    if let (Some(s), Some(schema)) = (sealer, v.sealed_schema()) {
         sealing.store(false, Ordering::Relaxed);
         s.await.unwrap();
+        let c = connect(url).await;
+        backlog = c.query_one(&format!("SELECT count(*) FROM {schema}.log WHERE seq IS NULL"), &[]).await.unwrap().get(0);
+        let t = Instant::now();
+        while seal_step(&c, v, 5000).await > 0 {}
+        catch_up_secs = t.elapsed().as_secs_f64();
     }
-    total as f64 / started.elapsed().as_secs_f64()
+    Phase { tps: total as f64 / ran, tps_with_catch_up: total as f64 / (ran + catch_up_secs), backlog, catch_up_secs }
+}
+
+fn median(mut xs: Vec<f64>) -> f64 {
+    xs.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    let n = xs.len();
+    if n % 2 == 1 {
+        xs[n / 2]
+    } else {
+        (xs[n / 2 - 1] + xs[n / 2]) / 2.0
+    }
 }
 
 fn setup(cluster: &Cluster) {
     cluster.create_database("bench").unwrap();
     let mut ddl = String::from("CREATE ROLE app_user LOGIN;\n");
     for tenants in [1u32, 100] {
-        for v in [Variant::Plain, Variant::Reference, Variant::Trigger, Variant::Chain] {
+        for v in VARIANTS {
             let t = v.table(tenants);
             ddl.push_str(&format!(
                 "CREATE TABLE {t} (id bigserial PRIMARY KEY, tenant_id text NOT NULL, amount numeric NOT NULL, note text);\n\
@@ -134,14 +192,21 @@ fn setup(cluster: &Cluster) {
         ));
     }
     cluster.psql("bench", &ddl).unwrap();
-    for (schema, v) in [("audit_t", Variant::Trigger), ("audit_c", Variant::Chain)] {
+    for (schema, v) in [("audit_t0", Variant::Trigger0), ("audit_c0", Variant::Chain0), ("audit_t", Variant::Trigger), ("audit_c", Variant::Chain)] {
         let cfg = ScaffoldConfig {
             schema: schema.into(),
             owner: format!("{schema}_owner"),
             app_roles: vec!["app_user".into()],
             tables: [1, 100].iter().map(|n| CapturedTable::parse(&v.table(*n), "tenant_id").unwrap()).collect(),
         };
-        cluster.psql("bench", &render(&cfg)).unwrap();
+        let mut sql = render(&cfg);
+        if matches!(v, Variant::Trigger0 | Variant::Chain0) {
+            let fill = |t: &str| t.replace("@schema@", schema).replace("@owner@", &cfg.owner);
+            let (now, before) = (fill(LOG_SQL_NOW), fill(LOG_SQL_V0));
+            assert!(sql.contains(&now));
+            sql = sql.replace(&now, &before);
+        }
+        cluster.psql("bench", &sql).unwrap();
     }
     cluster.psql("bench", "VACUUM ANALYZE").unwrap();
 }
@@ -155,22 +220,48 @@ async fn main() {
     setup(&cluster);
     let url = cluster.url("bench");
     println!("audit_overhead: 2 clients, {secs}s phases, {rounds} rounds interleaved, synchronous_commit off");
+    println!("ratios: median over rounds of variant tps / no-audit tps in the same round; v0 = the log before the perf work");
+    println!("chain x: business tps while the sealer ran alongside; +cu: counting the sealer's catch-up after the clients stopped");
     println!(
-        "{:<20} {:>9} {:>9} {:>9} {:>9} {:>7} {:>7} {:>7}",
-        "workload", "none tps", "ref tps", "trig tps", "chain tps", "ref x", "trig x", "chain x"
+        "{:<18} {:>8} {:>6} {:>7} {:>6} {:>8} {:>7} {:>8} {:>7} {:>13} {:>13}",
+        "workload", "none tps", "ref x", "trig0 x", "trig x", "chain0 x", "chain x", "chain0+cu", "chain+cu", "backlog0 (s)", "backlog (s)"
     );
     for update in [false, true] {
         for tenants in [100u32, 1] {
-            let mut tps = [0.0f64; 4];
+            let mut none = vec![];
+            let mut ratios: Vec<Vec<f64>> = vec![vec![]; 7];
+            let mut lag: [(Vec<f64>, Vec<f64>); 2] = Default::default();
             for _ in 0..rounds {
-                for (i, v) in [Variant::Plain, Variant::Reference, Variant::Trigger, Variant::Chain].into_iter().enumerate() {
-                    tps[i] += phase(&url, v, tenants, update, secs).await / rounds as f64;
+                let mut p = vec![];
+                for v in VARIANTS {
+                    p.push(phase(&url, v, tenants, update, secs).await);
+                }
+                let base = p[0].tps;
+                none.push(base);
+                for (i, r) in [p[1].tps, p[2].tps, p[3].tps, p[4].tps, p[5].tps, p[4].tps_with_catch_up, p[5].tps_with_catch_up].into_iter().enumerate() {
+                    ratios[i].push(r / base);
+                }
+                for (k, q) in [&p[4], &p[5]].into_iter().enumerate() {
+                    lag[k].0.push(q.backlog as f64);
+                    lag[k].1.push(q.catch_up_secs);
                 }
             }
             let name = format!("{} {} tenant{}", if update { "update" } else { "insert" }, tenants, if tenants > 1 { "s" } else { "" });
+            let r: Vec<f64> = ratios.into_iter().map(median).collect();
+            let lag_text = |k: usize| format!("{:.0} ({:.2})", median(lag[k].0.clone()), median(lag[k].1.clone()));
             println!(
-                "{:<20} {:>9.0} {:>9.0} {:>9.0} {:>9.0} {:>6.2}x {:>6.2}x {:>6.2}x",
-                name, tps[0], tps[1], tps[2], tps[3], tps[1] / tps[0], tps[2] / tps[0], tps[3] / tps[0]
+                "{:<18} {:>8.0} {:>5.2}x {:>6.2}x {:>5.2}x {:>7.2}x {:>6.2}x {:>8.2}x {:>7.2}x {:>13} {:>13}",
+                name,
+                median(none),
+                r[0],
+                r[1],
+                r[2],
+                r[3],
+                r[4],
+                r[5],
+                r[6],
+                lag_text(0),
+                lag_text(1)
             );
         }
     }

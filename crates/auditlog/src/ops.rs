@@ -1,6 +1,11 @@
 //! The sealer and erasure, as the CLI and the tests call them.
 
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use sha2::{Digest, Sha256};
 use tokio_postgres::Client;
+
+use crate::encoding::{link_bytes_into, payload_hash, Hash, Link, ZERO_HASH};
 
 use crate::db::UseError;
 use crate::scaffold::check_ident;
@@ -10,10 +15,87 @@ fn db(what: &'static str) -> impl Fn(tokio_postgres::Error) -> UseError {
 }
 
 /// Seal up to `max_rows` rows in one short transaction; returns how many were sealed.
+///
+/// The hashing happens here, not in the database: `seal_claim` locks the tenants of the
+/// oldest unsealed rows and returns their hash inputs, this computes payload hashes and
+/// links (canonical encoding v1, the same code verify uses), and `seal_store` checks that
+/// each tenant's batch continues its head, that every row is still unsealed, and the last
+/// link against the SQL encoding, then writes them. About half the sealer's database CPU
+/// per row was SQL byte concatenation (docs/audit-log.md, Speed).
 pub async fn seal_once(client: &Client, schema: &str, max_rows: i32) -> Result<i64, UseError> {
     check_ident(schema).map_err(|e| UseError::Other(e.to_string()))?;
-    let row = client.query_one(&format!("SELECT {schema}.seal($1)"), &[&max_rows]).await.map_err(db("sealing"))?;
-    Ok(row.get(0))
+    client.batch_execute("BEGIN ISOLATION LEVEL READ COMMITTED").await.map_err(db("sealing"))?;
+    let result = seal_in_transaction(client, schema, max_rows).await;
+    let end = if result.is_ok() { "COMMIT" } else { "ROLLBACK" };
+    let ended = client.batch_execute(end).await.map_err(db("sealing"));
+    let n = result?;
+    ended?;
+    Ok(n)
+}
+
+async fn seal_in_transaction(client: &Client, schema: &str, max_rows: i32) -> Result<i64, UseError> {
+    let claim = format!(
+        "SELECT tenant_id, head_seq, head_hash, id, at, actor, action, entity, entity_id, old_text, new_text, txid \
+         FROM {schema}.seal_claim($1)"
+    );
+    let rows = client.query(claim.as_str(), &[&max_rows]).await.map_err(db("sealing"))?;
+    if rows.is_empty() {
+        return Ok(0);
+    }
+    let n = rows.len();
+    let (mut tenants, mut ids, mut ats, mut seqs) = (Vec::with_capacity(n), Vec::with_capacity(n), Vec::with_capacity(n), Vec::with_capacity(n));
+    let (mut payload_hashes, mut prev_hashes, mut hashes) = (Vec::with_capacity(n), Vec::with_capacity(n), Vec::with_capacity(n));
+    let mut buf = Vec::with_capacity(512);
+    let mut current: Option<&str> = None;
+    let (mut seq, mut prev): (i64, Hash) = (0, ZERO_HASH);
+    for r in &rows {
+        let tenant: &str = r.get(0);
+        if current != Some(tenant) {
+            current = Some(tenant);
+            seq = r.get(1);
+            let head: &[u8] = r.get(2);
+            prev = head.try_into().map_err(|_| UseError::Other(format!("sealing failed: head hash of tenant {tenant} is not 32 bytes")))?;
+        }
+        seq += 1;
+        let at: SystemTime = r.get(4);
+        let old: Option<&str> = r.get(9);
+        let new: Option<&str> = r.get(10);
+        let payload = payload_hash(old.map(str::as_bytes), new.map(str::as_bytes));
+        let link = Link {
+            tenant_id: tenant.as_bytes(),
+            seq,
+            actor: r.get::<_, Option<&str>>(5).map(str::as_bytes),
+            action: r.get::<_, &str>(6).as_bytes(),
+            entity: r.get::<_, &str>(7).as_bytes(),
+            entity_id: r.get::<_, Option<&str>>(8).map(str::as_bytes),
+            at_unix_micros: unix_micros(at),
+            txid: r.get(11),
+            payload_hash: &payload,
+        };
+        link_bytes_into(&mut buf, &prev, &link);
+        let hash: Hash = Sha256::digest(&buf).into();
+        tenants.push(tenant);
+        ids.push(r.get::<_, i64>(3));
+        ats.push(at);
+        seqs.push(seq);
+        payload_hashes.push(payload.to_vec());
+        prev_hashes.push(prev.to_vec());
+        hashes.push(hash.to_vec());
+        prev = hash;
+    }
+    let store = format!("SELECT {schema}.seal_store($1, $2, $3, $4, $5, $6, $7)");
+    let row = client
+        .query_one(store.as_str(), &[&tenants, &ids, &ats, &seqs, &payload_hashes, &prev_hashes, &hashes])
+        .await
+        .map_err(db("sealing"))?;
+    Ok(i64::from(row.get::<_, i32>(0)))
+}
+
+fn unix_micros(t: SystemTime) -> i64 {
+    match t.duration_since(UNIX_EPOCH) {
+        Ok(d) => d.as_micros() as i64,
+        Err(e) => -(e.duration().as_micros() as i64),
+    }
 }
 
 /// Seal until nothing is left (what a test or a one-off run wants).

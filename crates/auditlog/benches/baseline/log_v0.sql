@@ -1,0 +1,342 @@
+-- Frozen copy of src/sql/log.sql as of commit 9484c7b (before the perf work), so that
+-- benches/audit_overhead.rs can measure before and after side by side in one run.
+-- Objects below are created as the NOLOGIN owner so that no login role owns (and can
+-- therefore ALTER, DISABLE TRIGGER on or DROP) the log.
+SET LOCAL ROLE @owner@;
+
+CREATE SEQUENCE IF NOT EXISTS @schema@.log_id_seq;
+
+-- Unsealed rows (seq IS NULL) are written by the capture triggers and record(); the
+-- sealer gives them seq, payload_hash, prev_hash and hash. Partitioned by month on `at`
+-- so retention can drop whole months (see drop_partitions_before and checkpoint).
+CREATE TABLE IF NOT EXISTS @schema@.log (
+    id           bigint      NOT NULL DEFAULT nextval('@schema@.log_id_seq'),
+    tenant_id    text        NOT NULL,
+    seq          bigint,
+    actor        text,
+    action       text        NOT NULL,
+    entity       text        NOT NULL,
+    entity_id    text,
+    old_value    jsonb,
+    new_value    jsonb,
+    at           timestamptz NOT NULL DEFAULT now(),
+    txid         bigint      NOT NULL DEFAULT txid_current(),
+    payload_hash bytea,
+    prev_hash    bytea,
+    hash         bytea,
+    erased_at    timestamptz
+) PARTITION BY RANGE (at);
+ALTER SEQUENCE @schema@.log_id_seq OWNED BY @schema@.log.id;
+
+-- PostgreSQL cannot enforce UNIQUE (tenant_id, seq) across time partitions (the key must
+-- contain `at`); the head row lock in seal_tenant is what orders a chain, this index and
+-- verify's duplicate check are the backstops.
+CREATE UNIQUE INDEX IF NOT EXISTS log_tenant_seq ON @schema@.log (tenant_id, seq, at) WHERE seq IS NOT NULL;
+CREATE INDEX IF NOT EXISTS log_unsealed ON @schema@.log (tenant_id, id) WHERE seq IS NULL;
+-- BRIN: `at` grows with insertion order, and a BRIN entry costs writers almost nothing.
+CREATE INDEX IF NOT EXISTS log_at ON @schema@.log USING brin (at);
+CREATE TABLE IF NOT EXISTS @schema@.log_default PARTITION OF @schema@.log DEFAULT;
+
+-- The last sealed link of each tenant: the sealer's lock and the verifier's tail check.
+CREATE TABLE IF NOT EXISTS @schema@.head (
+    tenant_id text PRIMARY KEY,
+    seq       bigint      NOT NULL,
+    hash      bytea       NOT NULL,
+    sealed_at timestamptz NOT NULL DEFAULT now()
+);
+
+-- Where a chain resumes after retention dropped the partitions holding its start.
+CREATE TABLE IF NOT EXISTS @schema@.checkpoint (
+    tenant_id text        NOT NULL,
+    seq       bigint      NOT NULL,
+    hash      bytea       NOT NULL,
+    partition text        NOT NULL,
+    at        timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (tenant_id, seq)
+);
+
+-- Every erasure, so that verify can tell an erased payload from a deleted one.
+CREATE TABLE IF NOT EXISTS @schema@.erasure (
+    id        bigserial PRIMARY KEY,
+    tenant_id text        NOT NULL,
+    entity    text,
+    entity_id text,
+    reason    text        NOT NULL,
+    rows      bigint      NOT NULL,
+    at        timestamptz NOT NULL DEFAULT now()
+);
+
+CREATE INDEX IF NOT EXISTS erasure_tenant ON @schema@.erasure (tenant_id, at);
+
+-- Tenants read only their own events (the context is read once per statement, not per row).
+ALTER TABLE @schema@.log ENABLE ROW LEVEL SECURITY;
+DROP POLICY IF EXISTS tenant_reads_own ON @schema@.log;
+CREATE POLICY tenant_reads_own ON @schema@.log FOR SELECT
+    USING (tenant_id = (SELECT current_setting('app.current_tenant', true)));
+-- The owner-only tables hold tenant ids too: RLS with no policy denies every role but the
+-- owner (whose functions do the work), so a stray GRANT later cannot expose them.
+ALTER TABLE @schema@.head ENABLE ROW LEVEL SECURITY;
+ALTER TABLE @schema@.checkpoint ENABLE ROW LEVEL SECURITY;
+ALTER TABLE @schema@.erasure ENABLE ROW LEVEL SECURITY;
+
+-- Canonical encoding v1 (docs/audit-log.md): a text field is 0x01, its UTF-8 bytes, 0x00;
+-- NULL is the single byte 0x00. PostgreSQL text never holds a NUL byte, so this is
+-- unambiguous, and each field is referenced once, which keeps these SQL functions inlinable
+-- without evaluating an argument twice.
+CREATE OR REPLACE FUNCTION @schema@.enc(v text) RETURNS bytea
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+AS $f$ SELECT coalesce('\x01'::bytea || convert_to(v, 'UTF8') || '\x00'::bytea, '\x00'::bytea) $f$;
+
+CREATE OR REPLACE FUNCTION @schema@.ts_text(t timestamptz) RETURNS text
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+AS $f$ SELECT to_char(t AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') $f$;
+
+-- 'tgal1/payload' || enc(old::text) || enc(new::text)
+CREATE OR REPLACE FUNCTION @schema@.payload_hash(old_value jsonb, new_value jsonb) RETURNS bytea
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+AS $f$ SELECT sha256('\x7467616c312f7061796c6f6164'::bytea
+                     || @schema@.enc(old_value::text) || @schema@.enc(new_value::text)) $f$;
+
+-- The part of a link that does not depend on its place in the chain:
+-- enc(tenant) || enc(actor) || enc(action) || enc(entity) || enc(entity_id) || enc(at as UTC text) || int8(txid)
+CREATE OR REPLACE FUNCTION @schema@.link_body(tenant_id text, actor text, action text, entity text,
+    entity_id text, at timestamptz, txid bigint)
+RETURNS bytea LANGUAGE sql IMMUTABLE PARALLEL SAFE
+AS $f$ SELECT @schema@.enc(tenant_id) || @schema@.enc(actor) || @schema@.enc(action) || @schema@.enc(entity)
+              || @schema@.enc(entity_id) || @schema@.enc(@schema@.ts_text(at)) || int8send(txid) $f$;
+
+-- sha256('tgal1/link' || prev || int8(seq) || link_body || payload_hash)
+CREATE OR REPLACE FUNCTION @schema@.link_hash(prev bytea, tenant_id text, seq bigint, actor text,
+    action text, entity text, entity_id text, at timestamptz, txid bigint, payload_hash bytea)
+RETURNS bytea LANGUAGE sql IMMUTABLE PARALLEL SAFE
+AS $f$ SELECT sha256('\x7467616c312f6c696e6b'::bytea || prev || int8send(seq)
+                     || @schema@.link_body(tenant_id, actor, action, entity, entity_id, at, txid) || payload_hash) $f$;
+
+-- Seal one tenant's committed, unsealed rows in id order. The per-tenant lock is held
+-- only for this short transaction, never by the writers, so a hot tenant's writes do not
+-- queue behind each other; a concurrent sealer skips the tenant instead of waiting.
+-- Hash inputs are computed set-based in the loop's query; the loop only chains them.
+CREATE OR REPLACE FUNCTION @schema@.seal_tenant(p_tenant text, max_rows integer DEFAULT 10000)
+RETURNS integer LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $f$
+DECLARE
+    h_seq bigint; h_hash bytea; first_seq bigint; first_prev bytea; r record; n integer := 0;
+    ids bigint[] := '{}'; ats timestamptz[] := '{}'; phs bytea[] := '{}'; hashes bytea[] := '{}';
+BEGIN
+    IF NOT pg_try_advisory_xact_lock(1952539756, hashtext(p_tenant)) THEN
+        RETURN 0;
+    END IF;
+    SELECT h.seq, h.hash INTO h_seq, h_hash FROM @schema@.head h WHERE h.tenant_id = p_tenant FOR UPDATE;
+    IF NOT FOUND THEN
+        SELECT c.seq, c.hash INTO h_seq, h_hash FROM @schema@.checkpoint c
+         WHERE c.tenant_id = p_tenant ORDER BY c.seq DESC LIMIT 1;
+        IF NOT FOUND THEN
+            h_seq := 0; h_hash := '\x0000000000000000000000000000000000000000000000000000000000000000';
+        END IF;
+    END IF;
+    first_seq := h_seq; first_prev := h_hash;
+    FOR r IN SELECT l.id, l.at, @schema@.payload_hash(l.old_value, l.new_value) AS ph,
+                    @schema@.link_body(l.tenant_id, l.actor, l.action, l.entity, l.entity_id, l.at, l.txid) AS body
+               FROM @schema@.log l WHERE l.tenant_id = p_tenant AND l.seq IS NULL
+              ORDER BY l.id LIMIT max_rows
+    LOOP
+        h_seq := h_seq + 1;
+        h_hash := sha256('\x7467616c312f6c696e6b'::bytea || h_hash || int8send(h_seq) || r.body || r.ph);
+        ids := ids || r.id; ats := ats || r.at; phs := phs || r.ph; hashes := hashes || h_hash;
+        n := n + 1;
+    END LOOP;
+    IF n = 0 THEN
+        RETURN 0;
+    END IF;
+    UPDATE @schema@.log l SET seq = first_seq + u.i, payload_hash = u.ph, prev_hash = u.prev, hash = u.h
+      FROM (SELECT x.id, x.at, x.ph, x.h, x.i, coalesce(lag(x.h) OVER (ORDER BY x.i), first_prev) AS prev
+              FROM unnest(ids, ats, phs, hashes) WITH ORDINALITY AS x(id, at, ph, h, i)) u
+     WHERE l.tenant_id = p_tenant AND l.seq IS NULL AND l.id = u.id AND l.at = u.at;
+    INSERT INTO @schema@.head AS h (tenant_id, seq, hash) VALUES (p_tenant, h_seq, h_hash)
+        ON CONFLICT (tenant_id) DO UPDATE SET seq = excluded.seq, hash = excluded.hash, sealed_at = now();
+    RETURN n;
+END $f$;
+
+-- Seal every tenant with unsealed rows, up to max_rows in all. Call it in its own
+-- READ COMMITTED transaction (the CLI's `audit-log seal` or a background worker).
+CREATE OR REPLACE FUNCTION @schema@.seal(max_rows integer DEFAULT 10000)
+RETURNS bigint LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $f$
+DECLARE t text; total bigint := 0;
+BEGIN
+    FOR t IN SELECT DISTINCT l.tenant_id FROM @schema@.log l WHERE l.seq IS NULL LOOP
+        total := total + @schema@.seal_tenant(t, greatest(max_rows - total, 0)::integer);
+        EXIT WHEN total >= max_rows;
+    END LOOP;
+    RETURN total;
+END $f$;
+
+-- The only INSERT path for application roles: app-level events (login, export, role
+-- change) in the caller's transaction, tenant from app.current_tenant.
+CREATE OR REPLACE FUNCTION @schema@.record(p_actor text, p_action text, p_entity text,
+    p_entity_id text DEFAULT NULL, p_old jsonb DEFAULT NULL, p_new jsonb DEFAULT NULL)
+RETURNS bigint LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $f$
+DECLARE t text := nullif(current_setting('app.current_tenant', true), ''); v_id bigint;
+BEGIN
+    IF t IS NULL THEN
+        RAISE EXCEPTION 'audit record refused: app.current_tenant is not set in this transaction'
+            USING ERRCODE = 'insufficient_privilege';
+    END IF;
+    INSERT INTO @schema@.log (tenant_id, actor, action, entity, entity_id, old_value, new_value)
+    VALUES (t, coalesce(p_actor, nullif(current_setting('app.current_actor', true), '')),
+            p_action, p_entity, p_entity_id, p_old, p_new)
+    RETURNING id INTO v_id;
+    RETURN v_id;
+END $f$;
+
+-- Right to be forgotten: drop the payloads, keep the links. The chain covers
+-- payload_hash, not the payload, so verify still checks every link; rows are sealed
+-- first so that their payload hash exists before the payload goes.
+CREATE OR REPLACE FUNCTION @schema@.erase(p_tenant text, p_reason text,
+    p_entity text DEFAULT NULL, p_entity_id text DEFAULT NULL)
+RETURNS bigint LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $f$
+DECLARE n bigint;
+BEGIN
+    IF coalesce(p_reason, '') = '' THEN
+        RAISE EXCEPTION 'erase needs a reason (it is kept in the erasure table)';
+    END IF;
+    PERFORM @schema@.seal_tenant(p_tenant, 2147483647);
+    IF EXISTS (SELECT 1 FROM @schema@.log WHERE tenant_id = p_tenant AND seq IS NULL) THEN
+        RAISE EXCEPTION 'tenant % is being sealed by another session; retry', p_tenant;
+    END IF;
+    UPDATE @schema@.log SET old_value = NULL, new_value = NULL, erased_at = now()
+     WHERE tenant_id = p_tenant AND erased_at IS NULL
+       AND (p_entity IS NULL OR entity = p_entity) AND (p_entity_id IS NULL OR entity_id = p_entity_id);
+    GET DIAGNOSTICS n = ROW_COUNT;
+    INSERT INTO @schema@.erasure (tenant_id, entity, entity_id, reason, rows)
+    VALUES (p_tenant, p_entity, p_entity_id, p_reason, n);
+    RETURN n;
+END $f$;
+
+-- Guards. Sealing (owner, unsealed row) skips the trigger through its WHEN clause; the
+-- function then allows only the owner's erasure shape and refuses everything else.
+CREATE OR REPLACE FUNCTION @schema@.guard() RETURNS trigger
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
+AS $f$
+BEGIN
+    IF TG_OP = 'UPDATE' AND current_user = '@owner@'
+       AND NEW.old_value IS NULL AND NEW.new_value IS NULL AND NEW.erased_at IS NOT NULL
+       AND (NEW.id, NEW.tenant_id, NEW.seq, NEW.actor, NEW.action, NEW.entity, NEW.entity_id, NEW.at,
+            NEW.txid, NEW.payload_hash, NEW.prev_hash, NEW.hash)
+           IS NOT DISTINCT FROM
+           (OLD.id, OLD.tenant_id, OLD.seq, OLD.actor, OLD.action, OLD.entity, OLD.entity_id, OLD.at,
+            OLD.txid, OLD.payload_hash, OLD.prev_hash, OLD.hash) THEN
+        RETURN NEW;
+    END IF;
+    RAISE EXCEPTION 'the audit log is append-only: % on %.% refused', TG_OP, TG_TABLE_SCHEMA, TG_TABLE_NAME
+        USING ERRCODE = 'insufficient_privilege';
+END $f$;
+
+DROP TRIGGER IF EXISTS audit_guard_update ON @schema@.log;
+CREATE TRIGGER audit_guard_update BEFORE UPDATE ON @schema@.log FOR EACH ROW
+    WHEN (OLD.seq IS NOT NULL OR current_user <> '@owner@') EXECUTE FUNCTION @schema@.guard();
+DROP TRIGGER IF EXISTS audit_guard_delete ON @schema@.log;
+CREATE TRIGGER audit_guard_delete BEFORE DELETE ON @schema@.log FOR EACH ROW EXECUTE FUNCTION @schema@.guard();
+DROP TRIGGER IF EXISTS audit_guard_truncate ON @schema@.log;
+CREATE TRIGGER audit_guard_truncate BEFORE TRUNCATE ON @schema@.log FOR EACH STATEMENT EXECUTE FUNCTION @schema@.guard();
+-- ENABLE ALWAYS: session_replication_role = replica must not silence them.
+ALTER TABLE @schema@.log ENABLE ALWAYS TRIGGER audit_guard_update;
+ALTER TABLE @schema@.log ENABLE ALWAYS TRIGGER audit_guard_delete;
+ALTER TABLE @schema@.log ENABLE ALWAYS TRIGGER audit_guard_truncate;
+
+DROP TRIGGER IF EXISTS audit_guard_update ON @schema@.head;
+CREATE TRIGGER audit_guard_update BEFORE UPDATE ON @schema@.head FOR EACH ROW
+    WHEN (current_user <> '@owner@') EXECUTE FUNCTION @schema@.guard();
+DROP TRIGGER IF EXISTS audit_guard_delete ON @schema@.head;
+CREATE TRIGGER audit_guard_delete BEFORE DELETE ON @schema@.head FOR EACH ROW EXECUTE FUNCTION @schema@.guard();
+DROP TRIGGER IF EXISTS audit_guard_truncate ON @schema@.head;
+CREATE TRIGGER audit_guard_truncate BEFORE TRUNCATE ON @schema@.head FOR EACH STATEMENT EXECUTE FUNCTION @schema@.guard();
+ALTER TABLE @schema@.head ENABLE ALWAYS TRIGGER audit_guard_update;
+ALTER TABLE @schema@.head ENABLE ALWAYS TRIGGER audit_guard_delete;
+ALTER TABLE @schema@.head ENABLE ALWAYS TRIGGER audit_guard_truncate;
+
+-- Statement-level TRUNCATE triggers are not cloned onto partitions: add one to each.
+CREATE OR REPLACE FUNCTION @schema@.guard_partition(p regclass) RETURNS void
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
+AS $f$
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM pg_trigger WHERE tgrelid = p AND tgname = 'audit_guard_truncate') THEN
+        -- A trigger is born ENABLE (origin) and the DDL guard checks after each command:
+        -- tell it this one is about to become ENABLE ALWAYS (partitions: owner-only objects).
+        PERFORM set_config('@schema@.adding_partition', 'on', true);
+        EXECUTE format('CREATE TRIGGER audit_guard_truncate BEFORE TRUNCATE ON %s FOR EACH STATEMENT EXECUTE FUNCTION @schema@.guard()', p);
+    END IF;
+    EXECUTE format('ALTER TABLE %s ENABLE ALWAYS TRIGGER audit_guard_truncate', p);
+    -- Queried directly, a partition skips the parent's policy: deny all but the owner.
+    EXECUTE format('ALTER TABLE %s ENABLE ROW LEVEL SECURITY', p);
+    PERFORM set_config('@schema@.adding_partition', 'off', true);
+END $f$;
+
+-- Monthly partitions from this month to months_ahead; the default partition catches
+-- anything outside them, so a missing month never fails a business write.
+CREATE OR REPLACE FUNCTION @schema@.ensure_partitions(months_ahead integer DEFAULT 3)
+RETURNS integer LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $f$
+DECLARE m date; name text; created integer := 0;
+BEGIN
+    PERFORM @schema@.guard_partition('@schema@.log_default'::regclass);
+    FOR i IN 0..months_ahead LOOP
+        m := (date_trunc('month', now() AT TIME ZONE 'UTC') + make_interval(months => i))::date;
+        name := format('log_y%sm%s', to_char(m, 'YYYY'), to_char(m, 'MM'));
+        IF to_regclass(format('@schema@.%I', name)) IS NULL THEN
+            BEGIN
+                EXECUTE format('CREATE TABLE @schema@.%I PARTITION OF @schema@.log FOR VALUES FROM (%L) TO (%L)',
+                               name, m::timestamp AT TIME ZONE 'UTC', (m + interval '1 month')::timestamp AT TIME ZONE 'UTC');
+                created := created + 1;
+            EXCEPTION WHEN check_violation THEN
+                -- Rows for that month already sit in the default partition; leave them there.
+                CONTINUE;
+            END;
+        END IF;
+        PERFORM @schema@.guard_partition(format('@schema@.%I', name)::regclass);
+    END LOOP;
+    RETURN created;
+END $f$;
+SELECT @schema@.ensure_partitions(3);
+
+-- Retention: drop whole monthly partitions that end before `cutoff`, recording for each
+-- tenant the last dropped link as a checkpoint the verifier resumes from. Refuses if a
+-- tenant's chain would be left with a hole (a later partition holding an earlier seq).
+CREATE OR REPLACE FUNCTION @schema@.drop_partitions_before(cutoff timestamptz)
+RETURNS integer LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $f$
+DECLARE p record; dropped integer := 0; bad text;
+BEGIN
+    FOR p IN SELECT c.oid::regclass AS rel, c.relname,
+                    (regexp_match(pg_get_expr(c.relpartbound, c.oid), 'TO \(''([^'']+)''\)'))[1]::timestamptz AS upper_bound
+               FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+              WHERE i.inhparent = '@schema@.log'::regclass AND c.relname <> 'log_default'
+              ORDER BY 3
+    LOOP
+        CONTINUE WHEN p.upper_bound IS NULL OR p.upper_bound > cutoff;
+        EXECUTE format('SELECT string_agg(DISTINCT tenant_id, '', '') FROM %s WHERE seq IS NULL', p.rel) INTO bad;
+        IF bad IS NOT NULL THEN
+            RAISE EXCEPTION 'partition % still has unsealed rows (tenants %); run seal first', p.relname, bad;
+        END IF;
+        EXECUTE format($q$
+            SELECT string_agg(d.tenant_id, ', ') FROM
+              (SELECT tenant_id, max(seq) AS seq FROM %s GROUP BY tenant_id) d
+             WHERE EXISTS (SELECT 1 FROM @schema@.log l WHERE l.tenant_id = d.tenant_id AND l.seq < d.seq
+                             AND l.tableoid <> %s::oid)$q$, p.rel, p.rel::oid) INTO bad;
+        IF bad IS NOT NULL THEN
+            RAISE EXCEPTION 'dropping % would cut the chain of tenants % (an earlier link lies in a later partition)', p.relname, bad;
+        END IF;
+        EXECUTE format($q$
+            INSERT INTO @schema@.checkpoint (tenant_id, seq, hash, partition)
+            SELECT DISTINCT ON (tenant_id) tenant_id, seq, hash, %L FROM %s ORDER BY tenant_id, seq DESC
+            ON CONFLICT DO NOTHING$q$, p.relname, p.rel);
+        EXECUTE format('ALTER TABLE @schema@.log DETACH PARTITION %s', p.rel);
+        EXECUTE format('DROP TABLE %s', p.rel);
+        dropped := dropped + 1;
+    END LOOP;
+    RETURN dropped;
+END $f$;
+
+RESET ROLE;
