@@ -9,12 +9,14 @@
 //! * [`synth`]: choosing two tenants per table, and synthesising rows when there are none;
 //! * [`attacks`]: the attempts (read, write, context, session, login defaults);
 //! * [`matrix`]: results; [`render`]: text, JSON, HTML; [`emit_tests`]: a pgTAP suite;
+//! * [`identity`]: who the caller is (tenant setting, user through a membership table, role);
 //! * [`fingerprint`]: row counts, checksums and sequences, to prove nothing changed.
 
 pub mod attacks;
 pub mod cli;
 pub mod emit_tests;
 pub mod fingerprint;
+pub mod identity;
 pub mod matrix;
 pub mod render;
 pub mod run;

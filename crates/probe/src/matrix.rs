@@ -79,6 +79,8 @@ pub struct Attempt {
 
 #[derive(Debug, Clone, Serialize)]
 pub struct ProbeResult {
+    /// The app role the attempt ran as (every configured app role is attacked).
+    pub role: String,
     pub object: String,
     pub operation: Operation,
     pub outcome: Outcome,
@@ -91,11 +93,23 @@ pub struct ProbeResult {
     /// Rows written as the probing login (rolled back) so the attack had B's data to aim at.
     #[serde(skip)]
     pub setup: Vec<String>,
+    /// A session or login-default check, replayable by the emitted suite.
+    #[serde(skip)]
+    pub check: Option<Check>,
+}
+
+/// The checks that are not an attempt through the helper (they need a COMMIT, or read the catalog).
+#[derive(Debug, Clone)]
+pub enum Check {
+    /// `BEGIN READ ONLY; SET LOCAL ROLE; <call>; COMMIT`, then the settings must not carry `tenant`.
+    Session { call: String, procedure: bool, settings: Vec<String>, tenant: String },
+    /// No role or database default (pg_db_role_setting) sets any of these for the role.
+    LoginDefault { settings: Vec<String> },
 }
 
 impl ProbeResult {
     pub fn new(object: &str, operation: Operation, outcome: Outcome, detail: impl Into<String>) -> Self {
-        ProbeResult { object: object.to_string(), operation, outcome, detail: detail.into(), statement: None, attempt: None, setup: Vec::new() }
+        ProbeResult { role: String::new(), object: object.to_string(), operation, outcome, detail: detail.into(), statement: None, attempt: None, setup: Vec::new(), check: None }
     }
 }
 
@@ -111,6 +125,8 @@ pub struct Summary {
 pub struct Matrix {
     pub database: String,
     pub app_role: String,
+    /// Every app role attacked, in configuration order (`app_role` is the first).
+    pub app_roles: Vec<String>,
     pub results: Vec<ProbeResult>,
     /// Things a rollback cannot undo, and other facts a reader needs (sequences moved, truth read with RLS).
     pub notes: Vec<String>,
@@ -153,7 +169,39 @@ impl Matrix {
         self.cell(object, op).map(|r| r.outcome)
     }
 
+    /// The cell of one app role.
+    pub fn cell_as(&self, role: &str, object: &str, op: Operation) -> Option<&ProbeResult> {
+        self.results.iter().find(|r| r.role == role && r.object == object && r.operation == op)
+    }
+
+    pub fn find_as(&self, role: &str, object: &str, op: Operation) -> Option<Outcome> {
+        self.cell_as(role, object, op).map(|r| r.outcome)
+    }
+
+    /// Rows of the grid: (role, object) in first-seen order.
+    pub fn rows(&self) -> Vec<(&str, &str)> {
+        let mut out: Vec<(&str, &str)> = Vec::new();
+        for r in &self.results {
+            if !out.contains(&(r.role.as_str(), r.object.as_str())) {
+                out.push((&r.role, &r.object));
+            }
+        }
+        out
+    }
+
+    /// A row's label: the object, with the role when several roles were attacked.
+    pub fn label(&self, role: &str, object: &str) -> String {
+        if self.app_roles.len() > 1 {
+            format!("{object} [as {role}]")
+        } else {
+            object.to_string()
+        }
+    }
+
     pub fn sort(&mut self) {
-        self.results.sort_by(|a, b| a.object.cmp(&b.object).then(a.operation.cmp(&b.operation)));
+        let order = |r: &str| self.app_roles.iter().position(|x| x == r).unwrap_or(usize::MAX);
+        let mut results = std::mem::take(&mut self.results);
+        results.sort_by(|a, b| order(&a.role).cmp(&order(&b.role)).then(a.object.cmp(&b.object)).then(a.operation.cmp(&b.operation)));
+        self.results = results;
     }
 }

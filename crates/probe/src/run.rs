@@ -9,11 +9,13 @@ use std::sync::Arc;
 use anyhow::{anyhow, bail, Context};
 use tenantguard_catalog::reader::{connect, error_text, redact};
 use tenantguard_catalog::{read_snapshot, ReadOptions};
+use tenantguard_catalog::Oid;
 use tenantguard_rules::{Audit, Config};
 use tokio_postgres::Client;
 
 use crate::attacks::{login, read, session, table, ContextSpec};
 use crate::fingerprint;
+use crate::identity::{self, IdentityModel};
 use crate::matrix::{Matrix, ProbeResult};
 use crate::sql::ident;
 use crate::synth::{column_types, synthetic_tenants};
@@ -52,21 +54,20 @@ pub async fn probe(opts: &ProbeOptions) -> anyhow::Result<Matrix> {
             snapshot.database
         );
     }
-    let Some(&app) = audit.model.app_roles.first() else {
+    if audit.model.app_roles.is_empty() {
         bail!("no application role found: pass --app-role ROLE (the role the application queries as)");
-    };
-    let role = audit.access.role_name(app);
-    check_set_role(&client, &snapshot.read_as, &role).await?;
-    let mut notes = Vec::new();
-    if audit.model.app_roles.len() > 1 {
-        let others: Vec<String> = audit.model.app_roles[1..].iter().map(|o| audit.access.role_name(*o)).collect();
-        notes.push(format!("attacked as {role} only; also app roles: {} (run again with --app-role for each)", others.join(", ")));
     }
+    let roles: Vec<(Oid, String)> = audit.model.app_roles.iter().map(|o| (*o, audit.access.role_name(*o))).collect();
+    for (_, role) in &roles {
+        check_set_role(&client, &snapshot.read_as, role).await?;
+    }
+    let first = roles[0].1.clone();
+    let mut notes = Vec::new();
     if !snapshot.unreadable.is_empty() {
         notes.push(format!("parts of the catalog could not be read, so some targets may be missing: {}", snapshot.unreadable.join("; ")));
     }
     if let Some(why) = &audit.model.app_roles_assumed {
-        notes.push(format!("app role {role} assumed: {why}; pass --app-role to choose"));
+        notes.push(format!("app role {first} assumed: {why}; pass --app-role to choose"));
     }
     if let Some(me) = snapshot.role_by_name(&snapshot.read_as) {
         if !me.superuser && !me.bypass_rls {
@@ -76,27 +77,47 @@ pub async fn probe(opts: &ProbeOptions) -> anyhow::Result<Matrix> {
             ));
         }
     }
-    if !audit.tenant_tables().any(|r| audit.access.reaches(app, r)) {
-        notes.push(format!("{role} holds no privilege on any tenant table: every attempt on a table is refused (check the role name and its grants)"));
+    for (app, role) in &roles {
+        if !audit.tenant_tables().any(|r| audit.access.reaches(*app, r)) {
+            notes.push(format!("{role} holds no privilege on any tenant table: every attempt on a table is refused (check the role name and its grants)"));
+        }
     }
-    let needed = targets::relations_needed(&audit);
+    let mut identity = identity::build(&audit);
+    let mut needed = targets::relations_needed(&audit);
+    needed.extend(identity.membership.as_ref().map(|m| m.oid));
     let types = column_types(&client, &needed).await.map_err(|e| anyhow!("reading column types: {}", error_text(&e)))?;
+    if let Some(m) = identity.membership.as_mut() {
+        m.user_type = types.get(&(m.oid, m.user_name.clone())).cloned();
+    }
+    notes.extend(identity_notes(&audit, &identity));
     let infos = function_info(&client).await?;
-    let targets = Arc::new(targets::build(&audit, app, &types, &infos));
-    let ctx = Arc::new(context_spec(&audit));
+    let ctx = Arc::new(context_spec(&audit, &identity));
+    let first_targets = targets::build(&audit, roles[0].0, &types, &infos, &identity);
     let pair = Arc::new(match &opts.tenants {
         Some(p) => p.clone(),
-        None => global_pair(&client, &targets).await,
+        None => global_pair(&client, &first_targets).await,
     });
     let before = fingerprint::sequences(&client).await.unwrap_or_default();
 
-    let mut results = attack_all(opts, &targets, &role, &ctx, &pair).await?;
-    for s in &targets.setters {
-        results.push(session::attack_setter(&opts.url, s, &infos, &role, &pair.1).await);
-    }
+    let peers: Arc<Vec<String>> = Arc::new(roles.iter().map(|(_, r)| r.clone()).collect());
     let mut login_settings = audit.model.tenant_settings.clone();
     login_settings.push("request.jwt.claims".into());
-    results.push(login::attack_login(&snapshot, opts.app_url.as_deref(), &role, &login_settings).await);
+    login_settings.extend(identity.settings.iter().cloned());
+    let mut results = Vec::new();
+    for (i, (app, role)) in roles.iter().enumerate() {
+        let targets = Arc::new(if i == 0 { first_targets.clone() } else { targets::build(&audit, *app, &types, &infos, &identity) });
+        let mut rs = attack_all(opts, &targets, role, &peers, &ctx, &pair).await?;
+        for s in &targets.setters {
+            rs.push(session::attack_setter(&opts.url, s, &infos, role, &pair.1).await);
+        }
+        // The live login check uses --app-url, the first role's own login.
+        let app_url = if i == 0 { opts.app_url.as_deref() } else { None };
+        rs.push(login::attack_login(&snapshot, app_url, role, &login_settings).await);
+        for r in &mut rs {
+            r.role = role.clone();
+        }
+        results.extend(rs);
+    }
 
     let after = fingerprint::sequences(&client).await.unwrap_or_default();
     for (name, old) in &before {
@@ -108,9 +129,44 @@ pub async fn probe(opts: &ProbeOptions) -> anyhow::Result<Matrix> {
             ));
         }
     }
-    let mut m = Matrix { database: snapshot.database.clone(), app_role: role, results, notes };
+    let mut m = Matrix { database: snapshot.database.clone(), app_role: first, app_roles: peers.to_vec(), results, notes };
     m.sort();
     Ok(m)
+}
+
+/// What the reader needs to know about how the caller was impersonated.
+fn identity_notes(audit: &Audit, id: &IdentityModel) -> Vec<String> {
+    let mut notes = Vec::new();
+    if id.identity {
+        match &id.membership {
+            Some(m) => notes.push(format!(
+                "policies resolve the tenant through the user: every attempt runs as a user who is a member of tenant A and not of B (from {}.{} by {}, synthesised there when none exists), with the user id in {}{}",
+                m.display,
+                m.user_name,
+                m.tenant_column.trim_matches('"'),
+                id.settings.join(", "),
+                if id.claims.is_empty() { String::new() } else { format!(" and request.jwt.claims {{{}}}", id.claims.join(", ")) }
+            )),
+            None => notes.push(format!(
+                "policies read the user ({}), but no membership table (a table they look up with a user column and a tenant column) was found: attempts run as a synthetic user who belongs to no tenant",
+                id.settings.join(", ")
+            )),
+        }
+    }
+    let pinned: Vec<String> = id
+        .tables
+        .keys()
+        .filter(|o| id.role_pinned(**o))
+        .filter_map(|o| audit.relation(*o))
+        .map(|r| crate::sql::display(&r.schema, &r.name))
+        .collect();
+    if !pinned.is_empty() {
+        notes.push(format!(
+            "role per tenant (policies pin current_user) on {}: each app role attacks as itself, tenant A being its own name and tenant B another app role's",
+            pinned.join(", ")
+        ));
+    }
+    notes
 }
 
 async fn check_set_role(client: &Client, login: &str, role: &str) -> anyhow::Result<()> {
@@ -127,12 +183,20 @@ async fn check_set_role(client: &Client, login: &str, role: &str) -> anyhow::Res
     Ok(())
 }
 
-/// The context spelling: the model's tenant settings, plus JWT claims when anything reads them.
-fn context_spec(audit: &Audit) -> ContextSpec {
+/// The context spelling: the model's tenant settings, plus JWT claims when anything reads
+/// them, plus the user id (identity settings, identity claims) when policies read the user.
+fn context_spec(audit: &Audit, id: &IdentityModel) -> ContextSpec {
     let snap = audit.snapshot;
     let jwt = snap.policies.iter().flat_map(|p| p.using_text.iter().chain(p.check_text.iter())).any(|t| t.contains("jwt"))
         || snap.functions.iter().any(|f| f.source.contains("request.jwt"));
-    ContextSpec { settings: audit.model.tenant_settings.clone(), jwt, claims: audit.config.tenant_claims() }
+    let mut spec = ContextSpec::new(audit.model.tenant_settings.clone(), jwt, audit.config.tenant_claims());
+    if id.identity {
+        spec.identity_settings = id.settings.iter().filter(|s| !spec.settings.contains(s)).cloned().collect();
+        if jwt {
+            spec.identity_claims = id.claims.clone();
+        }
+    }
+    spec
 }
 
 async fn function_info(client: &Client) -> anyhow::Result<FunctionArgs> {
@@ -181,7 +245,7 @@ enum Item {
     Function(usize),
 }
 
-async fn attack_all(opts: &ProbeOptions, targets: &Arc<Targets>, role: &str, ctx: &Arc<ContextSpec>, pair: &Arc<(String, String)>) -> anyhow::Result<Vec<ProbeResult>> {
+async fn attack_all(opts: &ProbeOptions, targets: &Arc<Targets>, role: &str, peers: &Arc<Vec<String>>, ctx: &Arc<ContextSpec>, pair: &Arc<(String, String)>) -> anyhow::Result<Vec<ProbeResult>> {
     let mut items: Vec<Item> = targets.tables.keys().map(|o| Item::Table(*o)).collect();
     items.extend((0..targets.views.len()).map(Item::View));
     items.extend((0..targets.functions.len()).map(Item::Function));
@@ -193,7 +257,7 @@ async fn attack_all(opts: &ProbeOptions, targets: &Arc<Targets>, role: &str, ctx
     for _ in 0..workers {
         let client = session(&opts.url).await?;
         let fresh = session(&opts.url).await?;
-        let (items, next, targets, ctx, pair, role) = (items.clone(), next.clone(), targets.clone(), ctx.clone(), pair.clone(), role.to_string());
+        let (items, next, targets, ctx, pair, role, peers) = (items.clone(), next.clone(), targets.clone(), ctx.clone(), pair.clone(), role.to_string(), peers.clone());
         handles.push(tokio::spawn(async move {
             let mut out = Vec::new();
             loop {
@@ -201,7 +265,7 @@ async fn attack_all(opts: &ProbeOptions, targets: &Arc<Targets>, role: &str, ctx
                 let Some(item) = items.get(i).copied() else { break };
                 let rs = match item {
                     Item::Table(oid) => match targets.tables.get(&oid) {
-                        Some(t) => table::attack_table(&client, &fresh, &targets, t, &role, &ctx, &pair, fixed).await,
+                        Some(t) => table::attack_table(&client, &fresh, &targets, t, &role, &peers, &ctx, &pair, fixed).await,
                         None => Vec::new(),
                     },
                     Item::View(v) => read::attack_view(&client, &fresh, &targets, &targets.views[v], &role, &ctx, &pair).await,

@@ -7,6 +7,7 @@ use tenantguard_catalog::{ConstraintKind, Function, Oid, RelKind, Relation};
 use tenantguard_rules::tenant::TenantVia;
 use tenantguard_rules::Audit;
 
+use crate::identity::IdentityModel;
 use crate::sql::{display, ident, lit, qualified};
 use crate::synth::{value_expr, ColType, Types, TENANT};
 
@@ -60,8 +61,12 @@ pub struct TableTarget {
     pub update_column: Option<String>,
     /// Tables a synthesised row needs first: (oid, filter parents by tenant?).
     pub parents: Vec<(Oid, bool)>,
-    /// Why the table cannot be attacked by setting a tenant (membership, role per tenant).
+    /// Why the table cannot be attacked.
     pub skip: Option<String>,
+    /// Its policies pin the role itself (`tenant = current_user`): attacked as role A against B's role name.
+    pub role_pinned: bool,
+    /// The membership table's user column (raw name), when this is the membership table.
+    pub membership_user: Option<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -97,6 +102,8 @@ pub struct Targets {
     pub functions: Vec<FunctionTarget>,
     pub setters: Vec<SetterTarget>,
     pub tenant_columns: Vec<String>,
+    /// Who the caller is: tenant settings, users through a membership table, roles.
+    pub identity: IdentityModel,
 }
 
 impl Targets {
@@ -121,15 +128,25 @@ pub fn relations_needed(audit: &Audit) -> Vec<Oid> {
     seen.into_iter().collect()
 }
 
-pub fn build(audit: &Audit, app: Oid, types: &Types, function_args: &FunctionArgs) -> Targets {
+pub fn build(audit: &Audit, app: Oid, types: &Types, function_args: &FunctionArgs, identity: &IdentityModel) -> Targets {
     let snap = audit.snapshot;
-    let mut t = Targets { tenant_columns: audit.config.tenant_columns(), ..Targets::default() };
-    for oid in relations_needed(audit) {
+    let mut t = Targets { tenant_columns: audit.config.tenant_columns(), identity: identity.clone(), ..Targets::default() };
+    let mut needed = relations_needed(audit);
+    if let Some(m) = &identity.membership {
+        if !needed.contains(&m.oid) {
+            needed.push(m.oid);
+        }
+    }
+    for oid in needed {
         let Some(rel) = audit.relation(oid) else { continue };
         if !rel.kind.is_table() {
             continue;
         }
-        let target = table_target(audit, rel, types);
+        let mut target = table_target(audit, rel, types);
+        target.role_pinned = identity.role_pinned(oid);
+        if identity.membership.as_ref().is_some_and(|m| m.oid == oid) {
+            target.membership_user = identity.membership.as_ref().map(|m| m.user_name.clone());
+        }
         if audit.model.is_tenant_table(oid) {
             t.tables.insert(oid, target);
         } else {
@@ -148,7 +165,7 @@ pub fn build(audit: &Audit, app: Oid, types: &Types, function_args: &FunctionArg
         let settings: Vec<String> = tenantguard_rules::body::set_config_calls(f)
             .into_iter()
             .map(|(s, _)| s)
-            .filter(|s| audit.is_tenant_setting(s) || s.ends_with("jwt.claims") || s.starts_with("request.jwt.claim"))
+            .filter(|s| audit.is_tenant_setting(s) || s.ends_with("jwt.claims") || s.starts_with("request.jwt.claim") || identity.settings.contains(s))
             .collect();
         if !settings.is_empty() {
             t.setters.push(SetterTarget { oid: f.oid, display: f.signature(), settings });
@@ -292,7 +309,9 @@ fn table_target(audit: &Audit, rel: &Relation, types: &Types) -> TableTarget {
         move_columns,
         update_column,
         parents,
-        skip: context_skip(audit, rel),
+        skip: None,
+        role_pinned: false,
+        membership_user: None,
     }
 }
 
@@ -359,34 +378,6 @@ fn template(audit: &Audit, rel: &Relation, types: &Types, tenant_columns: &[Stri
     }
     let (columns, exprs): (Vec<String>, Vec<String>) = assigned.into_iter().map(|(c, e)| (ident(&c), e)).unzip();
     (Ok(Template { columns, exprs, from }), parents, move_columns)
-}
-
-/// Tables isolated by the user (a membership lookup) or the role itself: setting a tenant
-/// proves nothing there, so say so instead of reporting a false "isolated".
-fn context_skip(audit: &Audit, rel: &Relation) -> Option<String> {
-    if !rel.rls_enabled {
-        return None;
-    }
-    let texts: Vec<String> = audit
-        .snapshot
-        .policies_on(rel.oid)
-        .flat_map(|p| p.using_text.iter().chain(p.check_text.iter()))
-        .map(|s| s.to_ascii_lowercase())
-        .collect();
-    if texts.is_empty() {
-        return None;
-    }
-    let tenant = |t: &String| audit.model.tenant_settings.iter().any(|s| t.contains(&s.to_ascii_lowercase())) || t.contains("jwt");
-    if texts.iter().any(tenant) {
-        return None;
-    }
-    if texts.iter().any(|t| t.contains("auth.uid") || t.contains(".sub")) {
-        return Some("isolation here goes through the user (auth.uid() and a membership table), not a tenant setting; the probe sets tenant settings and JWT tenant claims only".into());
-    }
-    if texts.iter().any(|t| t.contains("current_user") || t.contains("session_user")) {
-        return Some("isolation here is the role itself (role per tenant); the probe attacks with one app role and a tenant setting".into());
-    }
-    None
 }
 
 /// A tenant literal cast to the tenant's type, for direct-column filters that can use an index.

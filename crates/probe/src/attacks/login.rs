@@ -5,10 +5,10 @@
 use tenantguard_catalog::reader::connect;
 use tenantguard_catalog::Snapshot;
 
-use crate::matrix::{Operation, Outcome, ProbeResult};
+use crate::matrix::{Check, Operation, Outcome, ProbeResult};
 use crate::sql::lit;
 
-pub async fn attack_login(snapshot: &Snapshot, app_url: Option<&str>, role: &str, settings: &[String]) -> ProbeResult {
+async fn attack_login_inner(snapshot: &Snapshot, app_url: Option<&str>, role: &str, settings: &[String]) -> ProbeResult {
     let object = format!("role {role}");
     let catalog: Vec<String> = snapshot
         .role_settings
@@ -63,4 +63,10 @@ pub async fn attack_login(snapshot: &Snapshot, app_url: Option<&str>, role: &str
         r.statement = Some("SELECT current_setting(<tenant setting>, true) right after login".into());
         r
     }
+}
+
+pub async fn attack_login(snapshot: &Snapshot, app_url: Option<&str>, role: &str, settings: &[String]) -> ProbeResult {
+    let mut r = attack_login_inner(snapshot, app_url, role, settings).await;
+    r.check = Some(Check::LoginDefault { settings: settings.to_vec() });
+    r
 }

@@ -20,16 +20,40 @@ pub struct ContextSpec {
     pub settings: Vec<String>,
     pub jwt: bool,
     pub claims: Vec<String>,
+    /// Settings that carry the user id (what `auth.uid()` reads), set when a user is chosen.
+    pub identity_settings: Vec<String>,
+    /// JWT claims that carry the user id (`sub`...), in `request.jwt.claims`.
+    pub identity_claims: Vec<String>,
 }
 
 impl ContextSpec {
+    /// Tenant settings only (no user).
+    pub fn new(settings: Vec<String>, jwt: bool, claims: Vec<String>) -> Self {
+        ContextSpec { settings, jwt, claims, identity_settings: Vec::new(), identity_claims: Vec::new() }
+    }
+
     pub fn tenant(&self, tenant: &str) -> Value {
+        self.as_user(tenant, None)
+    }
+
+    /// Tenant A's context, as user `user` when the schema resolves tenants through users.
+    pub fn as_user(&self, tenant: &str, user: Option<&str>) -> Value {
         let mut m = Map::new();
         for s in &self.settings {
             m.insert(s.clone(), Value::String(tenant.to_string()));
         }
-        if self.jwt {
-            let claims: Map<String, Value> = self.claims.iter().map(|c| (c.clone(), Value::String(tenant.to_string()))).collect();
+        if let Some(u) = user {
+            for s in &self.identity_settings {
+                m.insert(s.clone(), Value::String(u.to_string()));
+            }
+        }
+        if self.jwt || (user.is_some() && !self.identity_claims.is_empty()) {
+            let mut claims: Map<String, Value> = self.claims.iter().map(|c| (c.clone(), Value::String(tenant.to_string()))).collect();
+            if let Some(u) = user {
+                for c in &self.identity_claims {
+                    claims.insert(c.clone(), Value::String(u.to_string()));
+                }
+            }
             m.insert("request.jwt.claims".into(), Value::String(Value::Object(claims).to_string()));
         }
         Value::Object(m)
@@ -40,7 +64,10 @@ impl ContextSpec {
         for s in &self.settings {
             m.insert(s.clone(), Value::String(String::new()));
         }
-        if self.jwt {
+        for s in &self.identity_settings {
+            m.insert(s.clone(), Value::String(String::new()));
+        }
+        if self.jwt || !self.identity_claims.is_empty() {
             m.insert("request.jwt.claims".into(), Value::String(String::new()));
         }
         Value::Object(m)
@@ -105,7 +132,7 @@ pub fn classify(object: &str, op: Operation, a: Attempt, raw: &str, leak: impl F
         }
     };
     let statement = Some(a.attack.clone());
-    ProbeResult { object: object.to_string(), operation: op, outcome, detail, statement, attempt: Some(a), setup: Vec::new() }
+    ProbeResult { role: a.role.clone(), object: object.to_string(), operation: op, outcome, detail, statement, attempt: Some(a), setup: Vec::new(), check: None }
 }
 
 /// Shorten a tenant value for evidence text.

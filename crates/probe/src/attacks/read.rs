@@ -2,7 +2,7 @@
 
 use tokio_postgres::Client;
 
-use super::table::{begin, ensure, rollback, Scope};
+use super::table::{begin, ensure, rollback, user_for, Scope};
 use super::{short, Built, ContextSpec};
 use crate::matrix::{Attempt, Operation, Outcome, ProbeResult};
 use crate::sql::lit;
@@ -22,7 +22,7 @@ pub fn select(t: &TableTarget, expr: &str, s: &Scope) -> Built {
     };
     let (a, b) = (short(&s.a), short(&s.b));
     Ok((
-        Attempt { role: s.role.into(), context: s.ctx.tenant(&s.a), prepare: None, attack, reads: true, verify, delta: false },
+        Attempt { role: s.role.into(), context: s.context(), prepare: None, attack, reads: true, verify, delta: false },
         Box::new(move |n| format!("with tenant {a}'s context the app role read {n} row(s) of tenant {b}")),
         format!("tenant {}'s context reads none of tenant {}'s rows", short(&s.a), short(&s.b)),
     ))
@@ -36,13 +36,20 @@ pub async fn attack_view(client: &Client, fresh: &Client, targets: &Targets, v: 
     for oid in &v.reads {
         let _ = ensure(client, targets, *oid, Some(&pair.1), 0, &mut setup).await;
     }
-    let s = Scope { role, ctx, a: pair.0.clone(), b: pair.1.clone() };
+    let user = match user_for(client, targets, &pair.0, &pair.1, &mut setup).await {
+        Ok(u) => u,
+        Err(e) => {
+            rollback(client).await;
+            return vec![ProbeResult::new(&v.display, Operation::Select, Outcome::Skipped, e)];
+        }
+    };
+    let s = Scope { role, ctx, a: pair.0.clone(), b: pair.1.clone(), user };
     let mut out = Vec::new();
     let select: Built = match &v.tenant_column {
         Some(col) => {
             let (a, b) = (short(&s.a), short(&s.b));
             Ok((
-                Attempt { role: role.into(), context: ctx.tenant(&s.a), prepare: None, attack: format!("SELECT count(*)::text FROM {} x WHERE (x.{col})::text = {}", v.sql, lit(&s.b)), reads: true, verify: None, delta: false },
+                Attempt { role: role.into(), context: s.context(), prepare: None, attack: format!("SELECT count(*)::text FROM {} x WHERE (x.{col})::text = {}", v.sql, lit(&s.b)), reads: true, verify: None, delta: false },
                 Box::new(move |n| format!("with tenant {a}'s context the view returned {n} row(s) of tenant {b}")),
                 format!("tenant {}'s context sees none of tenant {}'s rows through the view", short(&s.a), short(&s.b)),
             ))
@@ -92,11 +99,18 @@ pub async fn attack_function(client: &Client, targets: &Targets, f: &FunctionTar
     for oid in &f.reads {
         let _ = ensure(client, targets, *oid, Some(&pair.1), 0, &mut setup).await;
     }
+    let user = match user_for(client, targets, &pair.0, &pair.1, &mut setup).await {
+        Ok(u) => u,
+        Err(e) => {
+            rollback(client).await;
+            return vec![ProbeResult::new(&f.display, Operation::Select, Outcome::Skipped, e)];
+        }
+    };
     let b = lit(&pair.1);
     let tests: Vec<String> = targets.tenant_columns.iter().map(|c| format!("to_jsonb(r) ->> {} = {b}", lit(c))).collect();
     let attack = format!("SELECT count(*)::text FROM {} r WHERE {} OR to_jsonb(r) #>> '{{}}' = {b}", fill(call, &pair.1), tests.join(" OR "));
     let (sa, sb) = (short(&pair.0), short(&pair.1));
-    let attempt = Attempt { role: role.into(), context: ctx.tenant(&pair.0), prepare: None, attack, reads: true, verify: None, delta: false };
+    let attempt = Attempt { role: role.into(), context: ctx.as_user(&pair.0, user.as_deref()), prepare: None, attack, reads: true, verify: None, delta: false };
     let raw = super::run_attempt(client, &attempt).await;
     let mut r = super::classify(
         &f.display,

@@ -11,7 +11,7 @@ use tenantguard_catalog::reader::{connect, error_text};
 use tokio_postgres::SimpleQueryMessage;
 
 use super::short;
-use crate::matrix::{Operation, Outcome, ProbeResult};
+use crate::matrix::{Check, Operation, Outcome, ProbeResult};
 use crate::sql::{ident, lit};
 use crate::targets::{FunctionArgs, SetterTarget};
 
@@ -73,5 +73,6 @@ pub async fn attack_setter(url: &str, s: &SetterTarget, info: &FunctionArgs, rol
         )
     };
     r.statement = Some(format!("{call}; COMMIT; SELECT current_setting(...)"));
+    r.check = Some(Check::Session { call, procedure: fi.procedure, settings: s.settings.clone(), tenant: tenant.to_string() });
     r
 }

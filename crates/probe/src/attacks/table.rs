@@ -15,6 +15,15 @@ pub struct Scope<'a> {
     pub ctx: &'a ContextSpec,
     pub a: String,
     pub b: String,
+    /// A user who is a member of A and not of B, when tenants are resolved through users.
+    pub user: Option<String>,
+}
+
+impl Scope<'_> {
+    /// Tenant A's context (as A's user when there is one).
+    pub fn context(&self) -> serde_json::Value {
+        self.ctx.as_user(&self.a, self.user.as_deref())
+    }
 }
 
 pub const TABLE_OPS: [Operation; 7] = [
@@ -61,9 +70,16 @@ pub async fn on_fresh(fresh: &Client, targets: &Targets, ensure_rows: &[(u32, St
 }
 
 #[allow(clippy::too_many_arguments)]
-pub async fn attack_table(client: &Client, fresh: &Client, targets: &Targets, t: &TableTarget, role: &str, ctx: &ContextSpec, pair: &(String, String), fixed: bool) -> Vec<ProbeResult> {
+pub async fn attack_table(client: &Client, fresh: &Client, targets: &Targets, t: &TableTarget, role: &str, peers: &[String], ctx: &ContextSpec, pair: &(String, String), fixed: bool) -> Vec<ProbeResult> {
     if let Some(why) = &t.skip {
         return skipped_all(&t.display, &TABLE_OPS, why);
+    }
+    if t.role_pinned && t.tenant_type.as_ref().is_some_and(|ty| ty.category != 'S') {
+        return skipped_all(
+            &t.display,
+            &TABLE_OPS,
+            &format!("its policies pin the role itself (current_user), but its tenant column is {}, not a role name: the probe attacks role-per-tenant tables whose rows carry the role's name", t.tenant_type.as_ref().map(|ty| ty.format.as_str()).unwrap_or("?")),
+        );
     }
     let Some(expr) = t.tenant_expr.clone() else {
         return skipped_all(&t.display, &TABLE_OPS, "the tenant of its rows cannot be traced (no tenant column, and the foreign key to a tenant table could not be followed)");
@@ -72,7 +88,13 @@ pub async fn attack_table(client: &Client, fresh: &Client, targets: &Targets, t:
         return vec![ProbeResult::new(&t.display, Operation::Select, Outcome::Error, e)];
     }
     let out = async {
-        let (a, b) = if fixed { pair.clone() } else { choose(client, t, &expr, pair).await? };
+        let (a, b) = if t.role_pinned {
+            role_pair(client, t, &expr, role, peers).await?
+        } else if fixed {
+            pair.clone()
+        } else {
+            choose(client, t, &expr, pair).await?
+        };
         let mut setup = Vec::new();
         let mut missing = Vec::new();
         for tenant in [&a, &b] {
@@ -80,7 +102,8 @@ pub async fn attack_table(client: &Client, fresh: &Client, targets: &Targets, t:
                 missing.push(why);
             }
         }
-        let scope = Scope { role, ctx, a, b };
+        let user = if t.role_pinned { None } else { user_for(client, targets, &a, &b, &mut setup).await? };
+        let scope = Scope { role, ctx, a, b, user };
         let mut results = Vec::new();
         let mut pending = None;
         for op in TABLE_OPS {
@@ -141,6 +164,90 @@ pub async fn attack_table(client: &Client, fresh: &Client, targets: &Targets, t:
             results
         }
         Err(e) => vec![ProbeResult::new(&t.display, Operation::Select, Outcome::Error, e)],
+    }
+}
+
+/// Role per tenant: A is the attacking role's own name, B another app role's (or another
+/// value from the data, or a synthetic one).
+async fn role_pair(client: &Client, t: &TableTarget, expr: &str, role: &str, peers: &[String]) -> Result<(String, String), String> {
+    if let Some(b) = peers.iter().find(|p| p.as_str() != role) {
+        return Ok((role.to_string(), b.clone()));
+    }
+    let other = one(client, &format!("SELECT ({expr})::text FROM {} x WHERE ({expr})::text <> {} LIMIT 1", t.sql, lit(role))).await?;
+    Ok((role.to_string(), other.unwrap_or_else(|| "tenantguard-probe-b".into())))
+}
+
+/// A user id that is a member of tenant `a` and not of `b`, from the membership table, or
+/// synthesised there (as the probing login, rolled back). `None` when no policy resolves
+/// tenants through users. Without a membership table, a synthetic user who belongs nowhere.
+pub async fn user_for(client: &Client, targets: &Targets, a: &str, b: &str, setup: &mut Vec<String>) -> Result<Option<String>, String> {
+    let id = &targets.identity;
+    if !id.identity {
+        return Ok(None);
+    }
+    let Some(m) = &id.membership else {
+        return Ok(Some(synthetic_user(None)));
+    };
+    let (u, tc) = (&m.user_column, &m.tenant_column);
+    let found = one(
+        client,
+        &format!(
+            "SELECT x.{u}::text FROM {ms} x WHERE x.{tc}::text = {la} AND x.{u} IS NOT NULL \
+               AND NOT EXISTS (SELECT 1 FROM {ms} y WHERE y.{u} = x.{u} AND y.{tc}::text = {lb}) LIMIT 1",
+            ms = m.sql,
+            la = lit(a),
+            lb = lit(b)
+        ),
+    )
+    .await?;
+    if found.is_some() {
+        return Ok(found);
+    }
+    let mt = targets.table(m.oid).ok_or_else(|| format!("membership table {} is not among the targets", m.display))?;
+    let owned = a.to_string();
+    for (p, scoped) in mt.parents.clone() {
+        ensure(client, targets, p, if scoped { Some(&owned) } else { None }, 1, setup).await?;
+    }
+    let mut template = mt.template.clone().map_err(|e| format!("cannot synthesise a member of tenant {a} in {}: {e}", m.display))?;
+    let user = synthetic_user(m.user_type.as_ref());
+    let value = match &m.user_type {
+        Some(ty) => format!("CAST({} AS {})", lit(&user), ty.format),
+        None => lit(&user),
+    };
+    match template.columns.iter().position(|c| c == u) {
+        // A user column that is a foreign key (to a users table) keeps its parent's value.
+        Some(i) if template.exprs[i].starts_with('f') => {}
+        Some(i) => template.exprs[i] = value,
+        None => {
+            template.columns.push(u.clone());
+            template.exprs.push(value);
+        }
+    }
+    let sql = format!("{} RETURNING {u}::text", fill(&template.insert(&mt.sql), a));
+    client.batch_execute("SAVEPOINT tg_member").await.map_err(|e| tenantguard_catalog::reader::error_text(&e))?;
+    match one(client, &sql).await {
+        Ok(Some(v)) => {
+            let _ = client.batch_execute("RELEASE SAVEPOINT tg_member").await;
+            setup.push(sql.trim_end_matches(&format!(" RETURNING {u}::text")).to_string());
+            Ok(Some(v))
+        }
+        Ok(None) => {
+            let _ = client.batch_execute("ROLLBACK TO SAVEPOINT tg_member").await;
+            Err(format!("cannot synthesise a member of tenant {a} in {}: a parent row is missing", m.display))
+        }
+        Err(e) => {
+            let _ = client.batch_execute("ROLLBACK TO SAVEPOINT tg_member").await;
+            Err(format!("cannot synthesise a member of tenant {a} in {}: {e}", m.display))
+        }
+    }
+}
+
+/// A user id of the membership table's user type that no real user is likely to have.
+pub fn synthetic_user(ty: Option<&crate::synth::ColType>) -> String {
+    match ty.map(|t| (t.category, t.base.as_str())) {
+        Some(('N', _)) => "2146999101".into(),
+        Some(('S', _)) => "tenantguard-probe-user".into(),
+        _ => "7e9a0000-0000-4000-8000-0000000000a1".into(),
     }
 }
 

@@ -5,7 +5,7 @@
 use super::table::Scope;
 use super::{short, Built};
 use crate::matrix::Attempt;
-use crate::sql::lit;
+use crate::sql::{ident, lit};
 use crate::synth::{fill, synthetic_tenants};
 use crate::targets::TableTarget;
 
@@ -27,16 +27,36 @@ pub fn insert(t: &TableTarget, expr: &str, s: &Scope) -> Built {
     } else {
         s.b.clone()
     };
-    let prepare = format!("SELECT json_build_object('row', r)::text FROM (SELECT {} AS r) j WHERE r IS NOT NULL", fill(&template.json(), &target));
-    let cols = template.columns.join(", ");
+    let mut row = "r".to_string();
+    let mut cols: Vec<String> = template.columns.clone();
+    // The membership table: the row makes the attacking user a member of B (what a user
+    // who may write their own memberships would do), so the user column is theirs.
+    let member = match (&t.membership_user, &s.user) {
+        (Some(col), Some(u)) => {
+            row = format!("jsonb_set(to_jsonb(r), ARRAY[{}], to_jsonb({}::text))", lit(col), lit(u));
+            if !cols.contains(&ident(col)) {
+                cols.push(ident(col));
+            }
+            Some(u.clone())
+        }
+        _ => None,
+    };
+    let prepare = format!("SELECT json_build_object('row', {row})::text FROM (SELECT {} AS r) j WHERE r IS NOT NULL", fill(&template.json(), &target));
+    let cols = cols.join(", ");
     let attack = format!(
         "INSERT INTO {table} ({cols}) OVERRIDING SYSTEM VALUE SELECT {cols} FROM json_populate_record(NULL::{table}, $1::json->'row')",
         table = t.sql
     );
     let (a, b) = (short(&s.a), short(&target));
     Ok((
-        Attempt { role: s.role.into(), context: s.ctx.tenant(&s.a), prepare: Some(prepare), attack, reads: false, verify: Some(count_of(t, expr, &target)), delta: true },
-        Box::new(move |n| format!("with tenant {a}'s context the app role inserted {n} row(s) that landed in tenant {b}")),
+        Attempt { role: s.role.into(), context: s.context(), prepare: Some(prepare), attack, reads: false, verify: Some(count_of(t, expr, &target)), delta: true },
+        Box::new(move |n| match &member {
+            Some(u) => format!(
+                "as user {} (a member of tenant {a}) the app role inserted {n} membership row(s) for themself in tenant {b}: every table scoped through this membership now opens tenant {b}'s rows to them",
+                short(u)
+            ),
+            None => format!("with tenant {a}'s context the app role inserted {n} row(s) that landed in tenant {b}"),
+        }),
         format!("tenant {}'s context cannot insert a row for tenant {}", short(&s.a), short(&target)),
     ))
 }
@@ -69,7 +89,7 @@ pub fn update(t: &TableTarget, expr: &str, s: &Scope, delete: bool, filtered: bo
     let (a, b) = (short(&s.a), short(&s.b));
     let verb = if delete { "deleted" } else { "updated" };
     Ok((
-        Attempt { role: s.role.into(), context: s.ctx.tenant(&s.a), prepare: Some(prepare), attack, reads: false, verify: Some(verify), delta: false },
+        Attempt { role: s.role.into(), context: s.context(), prepare: Some(prepare), attack, reads: false, verify: Some(verify), delta: false },
         Box::new(move |n| format!("with tenant {a}'s context the app role {verb} {n} row(s) of tenant {b}")),
         format!("tenant {}'s context cannot {} tenant {}'s rows", short(&s.a), if delete { "delete" } else { "update" }, short(&s.b)),
     ))
@@ -97,7 +117,7 @@ pub fn moving(t: &TableTarget, expr: &str, s: &Scope) -> Built {
     );
     let (a, b) = (short(&s.a), short(&s.b));
     Ok((
-        Attempt { role: s.role.into(), context: s.ctx.tenant(&s.a), prepare: Some(prepare), attack, reads: false, verify: Some(count_of(t, expr, &s.b)), delta: true },
+        Attempt { role: s.role.into(), context: s.context(), prepare: Some(prepare), attack, reads: false, verify: Some(count_of(t, expr, &s.b)), delta: true },
         Box::new(move |n| format!("with tenant {a}'s context the app role moved {n} of its row(s) into tenant {b}")),
         format!("tenant {}'s context cannot move its rows to tenant {}", short(&s.a), short(&s.b)),
     ))

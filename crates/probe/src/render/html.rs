@@ -19,17 +19,17 @@ pub fn render(m: &Matrix) -> String {
          code{white-space:pre-wrap}</style></head><body>\n",
     );
     let _ = writeln!(out, "<h1>tenantguard probe</h1><p>database <b>{}</b>, attacked as <b>{}</b>: {} leak(s), {} isolated, {} error(s), {} skipped</p>",
-        escape(&m.database), escape(&m.app_role), s.leak, s.isolated, s.error, s.skipped);
+        escape(&m.database), escape(&if m.app_roles.is_empty() { m.app_role.clone() } else { m.app_roles.join(", ") }), s.leak, s.isolated, s.error, s.skipped);
     let cols = super::columns(m);
     out.push_str("<table><tr><th>object</th>");
     for c in &cols {
         let _ = write!(out, "<th>{}</th>", c.as_str());
     }
     out.push_str("</tr>\n");
-    for o in m.objects() {
-        let _ = write!(out, "<tr><td class=\"o\">{}</td>", escape(o));
+    for (role, o) in m.rows() {
+        let _ = write!(out, "<tr><td class=\"o\">{}</td>", escape(&m.label(role, o)));
         for c in &cols {
-            match m.cell(o, *c) {
+            match m.cell_as(role, o, *c) {
                 Some(r) => {
                     let label = if r.outcome == Outcome::Leak { "LEAK" } else { r.outcome.as_str() };
                     let tip = format!("{}{}", r.detail, r.statement.as_deref().map(|s| format!("\n{s}")).unwrap_or_default());
@@ -45,7 +45,7 @@ pub fn render(m: &Matrix) -> String {
     if !leaks.is_empty() {
         out.push_str("<h2>Evidence</h2><ul>\n");
         for r in leaks {
-            let _ = write!(out, "<li class=\"{}\"><b>{} {}</b>: {}", r.outcome.as_str(), escape(&r.object), r.operation.as_str(), escape(&r.detail));
+            let _ = write!(out, "<li class=\"{}\"><b>{} {}</b>: {}", r.outcome.as_str(), escape(&m.label(&r.role, &r.object)), r.operation.as_str(), escape(&r.detail));
             if let (Outcome::Leak, Some(st)) = (r.outcome, &r.statement) {
                 let _ = write!(out, "<br><code>{}</code>", escape(st));
             }

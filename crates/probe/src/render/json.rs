@@ -1,4 +1,4 @@
-//! `{"tool":"tenantguard","version":..,"results":[..],"summary":{..}}`.
+//! `{"tool":"tenantguard","version":..,"app_roles":[..],"results":[{"object","role","operation","outcome","detail"}..],"summary":{..}}`.
 
 use serde_json::json;
 
@@ -7,7 +7,7 @@ pub fn render(m: &crate::Matrix) -> String {
         .results
         .iter()
         .map(|r| {
-            let mut v = json!({"object": r.object, "operation": r.operation.as_str(), "outcome": r.outcome.as_str(), "detail": r.detail});
+            let mut v = json!({"object": r.object, "role": r.role, "operation": r.operation.as_str(), "outcome": r.outcome.as_str(), "detail": r.detail});
             if let (Some(s), Some(obj)) = (&r.statement, v.as_object_mut()) {
                 obj.insert("statement".into(), json!(s));
             }
@@ -19,6 +19,7 @@ pub fn render(m: &crate::Matrix) -> String {
         "version": env!("CARGO_PKG_VERSION"),
         "database": m.database,
         "app_role": m.app_role,
+        "app_roles": m.app_roles,
         "results": results,
         "summary": m.summary(),
         "notes": m.notes,

@@ -16,20 +16,22 @@ fn mark(o: Option<Outcome>) -> &'static str {
 
 pub fn render(m: &Matrix) -> String {
     let mut out = String::new();
-    let _ = writeln!(out, "tenantguard probe: database {} as {}", m.database, m.app_role);
+    let roles = if m.app_roles.is_empty() { m.app_role.clone() } else { m.app_roles.join(", ") };
+    let _ = writeln!(out, "tenantguard probe: database {} as {roles}", m.database);
     let cols = super::columns(m);
-    let objects = m.objects();
-    let width = objects.iter().map(|o| o.chars().count()).max().unwrap_or(6).clamp(6, 60);
+    let rows = m.rows();
+    let labels: Vec<String> = rows.iter().map(|(r, o)| m.label(r, o)).collect();
+    let width = labels.iter().map(|o| o.chars().count()).max().unwrap_or(6).clamp(6, 70);
     let _ = write!(out, "\n{:<width$}", "object");
     for c in &cols {
         let _ = write!(out, " {:>13}", c.as_str());
     }
     out.push('\n');
-    for o in &objects {
-        let name: String = o.chars().take(width).collect();
+    for ((role, o), label) in rows.iter().zip(&labels) {
+        let name: String = label.chars().take(width).collect();
         let _ = write!(out, "{name:<width$}");
         for c in &cols {
-            let _ = write!(out, " {:>13}", mark(m.find(o, *c)));
+            let _ = write!(out, " {:>13}", mark(m.find_as(role, o, *c)));
         }
         out.push('\n');
     }
@@ -40,7 +42,7 @@ pub fn render(m: &Matrix) -> String {
         }
         let _ = writeln!(out, "\n{title}:");
         for r in rs {
-            let _ = writeln!(out, "  {} {}: {}", r.object, r.operation.as_str(), r.detail);
+            let _ = writeln!(out, "  {} {}: {}", m.label(&r.role, &r.object), r.operation.as_str(), r.detail);
             if outcome == Outcome::Leak {
                 if let Some(s) = &r.statement {
                     let _ = writeln!(out, "      statement: {s}");

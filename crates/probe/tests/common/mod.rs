@@ -38,3 +38,20 @@ pub async fn run(c: &Cluster, db: &str, config: Config) -> Matrix {
 pub fn show(m: &Matrix) -> String {
     tenantguard_probe::render::text::render(m)
 }
+
+/// A rule fixture (`crates/rules/tests/cases/<case>`): its SQL with includes, and its config lines.
+pub fn load_case(case: &str) -> (String, String) {
+    let text = read(&format!("crates/rules/tests/cases/{case}"));
+    let (mut sql, mut config) = (String::new(), String::new());
+    for line in text.lines() {
+        if let Some(inc) = line.strip_prefix("-- include: ") {
+            sql.push_str(&read(&format!("crates/rules/tests/cases/{}.sql", inc.trim())));
+            sql.push('\n');
+        } else if let Some(c) = line.strip_prefix("-- config: ") {
+            config.push_str(c);
+            config.push('\n');
+        }
+    }
+    sql.push_str(&text);
+    (sql, config)
+}

@@ -1,0 +1,291 @@
+//! Who the tenant context is: a tenant setting or claim, a user resolved through a
+//! membership table (`auth.uid()`), or the role itself (`current_user`).
+//!
+//! The audit's [`Audit::classify`] says which values are tenant, identity or role sources;
+//! this module walks every policy (and the functions it calls, recursively) with it to find
+//! * which settings carry the user id (`request.jwt.claim.sub`, the `sub` of
+//!   `request.jwt.claims`, or whatever setting `auth.uid()`'s body reads),
+//! * the membership table the policies look the user up in (its user and tenant columns),
+//! * which tables are pinned to the role itself (role per tenant).
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::OnceLock;
+
+use regex::Regex;
+use tenantguard_catalog::expr::{Expr, Statement};
+use tenantguard_catalog::{Function, Oid, Relation};
+use tenantguard_rules::context::{Source, Value};
+use tenantguard_rules::Audit;
+
+use crate::sql::{display, ident, qualified};
+
+/// What a set of policies (and the functions they call) binds to the caller.
+#[derive(Debug, Clone, Default)]
+pub struct Sources {
+    pub tenant: bool,
+    pub identity: bool,
+    pub role: bool,
+    /// Settings that carry the user id.
+    pub identity_settings: BTreeSet<String>,
+    /// JWT claims keys read as the user (`sub`, `user_id`...).
+    pub identity_claims: BTreeSet<String>,
+    /// Column names compared with the user (`m.user_id = auth.uid()` -> `user_id`).
+    pub identity_columns: BTreeSet<String>,
+    /// Tables read by lookups (subqueries, function bodies).
+    pub lookups: BTreeSet<Oid>,
+}
+
+fn setting_re() -> &'static Regex {
+    static RE: OnceLock<Regex> = OnceLock::new();
+    RE.get_or_init(|| Regex::new(r"(?i)current_setting\s*\(\s*'([^']+)'").expect("valid regex"))
+}
+
+fn user_eq_re() -> &'static Regex {
+    static RE: OnceLock<Regex> = OnceLock::new();
+    RE.get_or_init(|| Regex::new(r"(?i)([a-z_][a-z0-9_]*)\s*=\s*\(?\s*(?:select\s+)?auth\s*\.\s*uid\s*\(\s*\)").expect("valid regex"))
+}
+
+fn claim_re() -> &'static Regex {
+    static RE: OnceLock<Regex> = OnceLock::new();
+    RE.get_or_init(|| Regex::new(r"->>\s*'([a-z_]+)'").expect("valid regex"))
+}
+
+const IDENTITY_CLAIMS: &[&str] = &["sub", "user_id", "uid", "userid"];
+
+fn setting_call(name: &str) -> Expr {
+    Expr::Call { name: vec!["current_setting".into()], args: vec![Expr::Str(name.into()), Expr::Bool(true)] }
+}
+
+impl Sources {
+    fn note(&mut self, v: &Value) {
+        match v {
+            Value::Context(Source::Tenant) | Value::Lookup { source: Source::Tenant, .. } => self.tenant = true,
+            Value::Context(Source::Identity) | Value::Lookup { source: Source::Identity, .. } => self.identity = true,
+            Value::Context(Source::Role) | Value::Lookup { source: Source::Role, .. } => self.role = true,
+            _ => {}
+        }
+    }
+
+    fn setting(&mut self, audit: &Audit, name: &str) {
+        let v = audit.classify(&setting_call(name));
+        if matches!(v, Value::Context(Source::Identity)) {
+            self.identity_settings.insert(name.to_string());
+        }
+        self.note(&v);
+    }
+
+    /// Walk an expression: every value the audit classifies as bound to the caller, and every
+    /// user-defined function it calls (their bodies, recursively).
+    pub fn expr<'b>(&mut self, audit: &'b Audit<'_>, e: &Expr, depth: usize) {
+        let mut calls: Vec<&'b Function> = Vec::new();
+        e.walk(&mut |x| self.node(audit, x, &mut calls));
+        for f in calls {
+            self.function(audit, f, depth + 1);
+        }
+    }
+
+    fn node<'b>(&mut self, audit: &'b Audit<'_>, x: &Expr, calls: &mut Vec<&'b Function>) {
+        match x {
+            Expr::Column(_) | Expr::Str(_) | Expr::Num(_) | Expr::Bool(_) | Expr::Null => return,
+            Expr::Call { name, args } => {
+                if name.last().is_some_and(|n| n.eq_ignore_ascii_case("current_setting")) {
+                    if let Some(Expr::Str(s)) = args.first().map(|a| a.strip_casts()) {
+                        self.setting(audit, s);
+                        return;
+                    }
+                }
+                if let Some(f) = audit.resolve_function(name, args.len()) {
+                    calls.push(f);
+                }
+            }
+            Expr::Op { op, left: Some(l), right } if op == "=" => {
+                for (a, b) in [(l.as_ref(), right.as_ref()), (right.as_ref(), l.as_ref())] {
+                    if let Expr::Column(parts) = a.strip_casts() {
+                        if matches!(audit.classify(b), Value::Context(Source::Identity) | Value::Lookup { source: Source::Identity, .. }) {
+                            if let Some(c) = parts.last() {
+                                self.identity_columns.insert(c.to_ascii_lowercase());
+                            }
+                        }
+                    }
+                }
+            }
+            Expr::Op { op, right, .. } if op == "->>" || op == "->" => {
+                if let Expr::Str(k) = right.strip_casts() {
+                    if IDENTITY_CLAIMS.contains(&k.to_ascii_lowercase().as_str()) {
+                        self.identity_claims.insert(k.to_ascii_lowercase());
+                    }
+                }
+            }
+            Expr::Sub { query, .. } => {
+                for (schema, name) in query.tables() {
+                    if let Some(r) = audit.relation_named(schema.as_deref(), &name) {
+                        self.lookups.insert(r.oid);
+                    }
+                }
+            }
+            Expr::SqlValue(_) => {}
+            _ => {}
+        }
+        let v = audit.classify(x);
+        self.note(&v);
+    }
+
+    fn function<'b>(&mut self, audit: &'b Audit<'_>, f: &Function, depth: usize) {
+        if depth > 4 || f.is_trigger {
+            return;
+        }
+        self.note(&audit.function_source(f, 0));
+        for u in audit.body_tables(f) {
+            self.lookups.insert(u.rel.oid);
+        }
+        if let Some(stmts) = &f.sql_body {
+            for s in stmts {
+                if let Statement::Select(q) = s {
+                    let mut calls: Vec<&'b Function> = Vec::new();
+                    q.walk(&mut |x| self.node(audit, x, &mut calls));
+                    for g in calls {
+                        if g.oid != f.oid {
+                            self.function(audit, g, depth + 1);
+                        }
+                    }
+                }
+            }
+            return;
+        }
+        // PL/pgSQL and friends: the source text.
+        let src = tenantguard_rules::body::strip_comments(&f.source);
+        for cap in setting_re().captures_iter(&src) {
+            self.setting(audit, &cap[1]);
+        }
+        let lower = src.to_ascii_lowercase();
+        if lower.contains("auth.uid()") {
+            self.identity = true;
+        }
+        if lower.contains("current_user") || lower.contains("session_user") {
+            self.role = true;
+        }
+        for cap in user_eq_re().captures_iter(&src) {
+            self.identity_columns.insert(cap[1].to_ascii_lowercase());
+        }
+        for cap in claim_re().captures_iter(&lower) {
+            if IDENTITY_CLAIMS.contains(&&cap[1]) {
+                self.identity_claims.insert(cap[1].to_string());
+            }
+        }
+        for g in audit.snapshot.functions.iter().filter(|g| g.oid != f.oid && g.schema == "auth" && lower.contains(&format!("auth.{}(", g.name))) {
+            self.function(audit, g, depth + 1);
+        }
+    }
+
+    pub fn of_relation(audit: &Audit, rel: &Relation) -> Sources {
+        let mut s = Sources::default();
+        for p in audit.snapshot.policies_on(rel.oid) {
+            for e in p.using.iter().chain(p.check.iter()) {
+                s.expr(audit, e, 0);
+            }
+        }
+        s.lookups.remove(&rel.oid);
+        s
+    }
+}
+
+/// The membership table the policies resolve a user's tenants through.
+#[derive(Debug, Clone)]
+pub struct Membership {
+    pub oid: Oid,
+    pub display: String,
+    pub sql: String,
+    /// Quoted user column, and its raw name.
+    pub user_column: String,
+    pub user_name: String,
+    /// Quoted tenant column.
+    pub tenant_column: String,
+    /// The user column's type (filled from the column types).
+    pub user_type: Option<crate::synth::ColType>,
+}
+
+/// The whole schema's identity model.
+#[derive(Debug, Clone, Default)]
+pub struct IdentityModel {
+    /// Per tenant table: what its policies bind to the caller.
+    pub tables: BTreeMap<Oid, Sources>,
+    /// Any policy resolves the tenant through the user.
+    pub identity: bool,
+    pub settings: Vec<String>,
+    pub claims: Vec<String>,
+    pub membership: Option<Membership>,
+}
+
+impl IdentityModel {
+    /// Tables pinned to the role itself and to nothing else (role per tenant).
+    pub fn role_pinned(&self, oid: Oid) -> bool {
+        self.tables.get(&oid).is_some_and(|s| s.role && !s.tenant && !s.identity)
+    }
+}
+
+fn looks_like_user_column(name: &str) -> bool {
+    let n = name.to_ascii_lowercase();
+    n.contains("user") || n.contains("member") || n.contains("profile") || n == "uid" || n == "sub" || n == "principal_id"
+}
+
+pub fn build(audit: &Audit) -> IdentityModel {
+    let mut m = IdentityModel::default();
+    let mut all = Sources::default();
+    for rel in audit.snapshot.relations.iter().filter(|r| r.rls_enabled) {
+        let s = Sources::of_relation(audit, rel);
+        all.identity |= s.identity;
+        all.identity_settings.extend(s.identity_settings.iter().cloned());
+        all.identity_claims.extend(s.identity_claims.iter().cloned());
+        all.identity_columns.extend(s.identity_columns.iter().cloned());
+        if audit.model.is_tenant_table(rel.oid) {
+            m.tables.insert(rel.oid, s);
+        }
+    }
+    m.identity = all.identity;
+    if !m.identity {
+        return m;
+    }
+    m.settings = all.identity_settings.into_iter().collect();
+    if m.settings.is_empty() {
+        // auth.uid() with a body the probe could not read: Supabase's spelling.
+        m.settings.push("request.jwt.claim.sub".into());
+    }
+    m.claims = all.identity_claims.into_iter().collect();
+    if !m.claims.iter().any(|c| c == "sub") {
+        m.claims.insert(0, "sub".into());
+    }
+    // The membership table: a table the user-bound policies look up, with a user column and a tenant column.
+    let mut counts: BTreeMap<Oid, usize> = BTreeMap::new();
+    for s in m.tables.values().filter(|s| s.identity) {
+        for o in &s.lookups {
+            *counts.entry(*o).or_default() += 1;
+        }
+    }
+    let mut candidates: Vec<(usize, Oid)> = counts.into_iter().map(|(o, n)| (n, o)).collect();
+    candidates.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
+    for (_, oid) in candidates {
+        let Some(rel) = audit.relation(oid) else { continue };
+        if !rel.kind.is_table() {
+            continue;
+        }
+        let tenant = audit.model.tables.get(&oid).and_then(|t| t.columns.first().cloned()).or_else(|| rel.columns.iter().find(|c| audit.config.is_tenant_column(&c.name)).map(|c| c.name.clone()));
+        let Some(tenant) = tenant else { continue };
+        let user = rel
+            .columns
+            .iter()
+            .find(|c| c.name != tenant && all.identity_columns.contains(&c.name.to_ascii_lowercase()))
+            .or_else(|| rel.columns.iter().find(|c| c.name != tenant && looks_like_user_column(&c.name)));
+        let Some(user) = user else { continue };
+        m.membership = Some(Membership {
+            oid,
+            display: display(&rel.schema, &rel.name),
+            sql: qualified(&rel.schema, &rel.name),
+            user_column: ident(&user.name),
+            user_name: user.name.clone(),
+            tenant_column: ident(&tenant),
+            user_type: None,
+        });
+        break;
+    }
+    m
+}
