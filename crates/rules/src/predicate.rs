@@ -346,6 +346,12 @@ impl Audit<'_> {
                 if op != "=" || !any {
                     return AtomVerdict::Gap(Gap::MultiTenant);
                 }
+                // `= ANY (ARRAY[ctx])`: a one-element array is that one value.
+                if let Expr::Array(items) = right.strip_casts() {
+                    if items.len() == 1 {
+                        return self.value_pin(self.classify(&items[0]), &items[0]);
+                    }
+                }
                 match self.classify(right) {
                     Value::Lookup { .. } => AtomVerdict::Pin,
                     Value::Untrusted(w) => AtomVerdict::Gap(Gap::Untrusted(w)),

@@ -54,7 +54,8 @@ fn check(a: &Audit) -> Vec<Finding> {
                 .detail(f.signature()),
         );
     }
-    for s in a.snapshot.role_settings.iter().filter(|s| a.is_tenant_setting(&s.name)) {
+    // An empty default names no tenant (it is what a reset leaves behind).
+    for s in a.snapshot.role_settings.iter().filter(|s| a.is_tenant_setting(&s.name) && !s.value.is_empty()) {
         let (object, kind, what) = match (&s.role, &s.database) {
             (Some(r), Some(d)) => (r.clone(), ObjectKind::Role, format!("ALTER ROLE {r} IN DATABASE {d} SET {}", s.name)),
             (Some(r), None) => (r.clone(), ObjectKind::Role, format!("ALTER ROLE {r} SET {}", s.name)),
@@ -73,7 +74,7 @@ fn check(a: &Audit) -> Vec<Finding> {
                 }),
         );
     }
-    for s in a.snapshot.settings.iter().filter(|s| a.is_tenant_setting(&s.name)) {
+    for s in a.snapshot.settings.iter().filter(|s| a.is_tenant_setting(&s.name) && !s.value.is_empty()) {
         out.push(
             Finding::new(RULE.id, RULE.severity, ObjectKind::Database, a.snapshot.database.clone())
                 .message(format!(

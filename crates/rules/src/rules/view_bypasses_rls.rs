@@ -26,16 +26,17 @@ fn check(a: &Audit) -> Vec<Finding> {
         if readers.is_empty() {
             continue;
         }
-        for base in view.reads.iter().filter_map(|o| a.relation(*o)).filter(|b| a.model.holds_tenant_data(b.oid)) {
-            // Views run their base-table access as the view owner: that role's RLS (or lack of it) decides.
-            let owner_scoped = a.read_scoped(base, view.owner, 0);
+        for (base, reader) in tenant_reads(a, view) {
+            // Base tables are read with the rights of `reader`: the view's owner, or the owner of
+            // the innermost definer-rights view on the way.
+            let owner_scoped = a.read_scoped(base, reader, 0);
             if owner_scoped {
                 continue;
             }
             let filter_scoped = view.view_filter.as_ref().is_some_and(|f| {
                 let aliases = view_aliases(view.view_definition.as_deref().unwrap_or(""), &base.name);
                 aliases.iter().any(|alias| {
-                    let scope = Scope { alias: Some(alias.as_str()), ..Scope::new(base, view.owner) };
+                    let scope = Scope { alias: Some(alias.as_str()), ..Scope::new(base, reader) };
                     let v = a.analyse(f, scope);
                     v.pinned() && !v.user_only
                 })
@@ -45,10 +46,10 @@ fn check(a: &Audit) -> Vec<Finding> {
             }
             let why = if !base.rls_enabled {
                 format!("{} has no row-level security", base.qualified())
-            } else if a.access.skips_rls(view.owner, base) {
-                format!("its owner {} skips row-level security on {}", a.access.role_name(view.owner), base.qualified())
+            } else if a.access.skips_rls(reader, base) {
+                format!("{} skips row-level security on {}", a.access.role_name(reader), base.qualified())
             } else {
-                format!("the policies on {} do not scope its owner {} to the tenant", base.qualified(), a.access.role_name(view.owner))
+                format!("the policies on {} do not scope {} to the tenant", base.qualified(), a.access.role_name(reader))
             };
             out.push(
                 Finding::new(RULE.id, RULE.severity, ObjectKind::View, view.qualified().to_string())
@@ -89,4 +90,26 @@ fn view_aliases(definition: &str, table: &str) -> Vec<String> {
         start += i + needle.len();
     }
     names
+}
+
+/// Tenant tables a definer-rights view reads, directly or through other views, with the role whose
+/// rights apply to each read.
+fn tenant_reads<'a>(a: &Audit<'a>, view: &'a tenantguard_catalog::Relation) -> Vec<(&'a tenantguard_catalog::Relation, u32)> {
+    let mut out = Vec::new();
+    let mut stack = vec![(view, view.owner, 0usize)];
+    while let Some((v, reader, depth)) = stack.pop() {
+        for r in v.reads.iter().filter_map(|o| a.relation(*o)) {
+            if a.model.holds_tenant_data(r.oid) {
+                if !out.iter().any(|(b, who): &(&tenantguard_catalog::Relation, u32)| b.oid == r.oid && *who == reader) {
+                    out.push((r, reader));
+                }
+            } else if r.kind == RelKind::View && depth < 8 && !r.security_invoker {
+                // A security_invoker view checks its tables as the user running the query, even
+                // inside a definer-rights view (PostgreSQL leaves their checkAsUser unset), so only
+                // definer-rights views change whose rights apply.
+                stack.push((r, r.owner, depth + 1));
+            }
+        }
+    }
+    out
 }
