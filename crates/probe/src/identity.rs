@@ -9,9 +9,6 @@
 //! * which tables are pinned to the role itself (role per tenant).
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::sync::OnceLock;
-
-use regex::Regex;
 use tenantguard_catalog::expr::{Expr, Statement};
 use tenantguard_catalog::{Function, Oid, Relation};
 use tenantguard_rules::context::{Source, Value};
@@ -35,19 +32,78 @@ pub struct Sources {
     pub lookups: BTreeSet<Oid>,
 }
 
-fn setting_re() -> &'static Regex {
-    static RE: OnceLock<Regex> = OnceLock::new();
-    RE.get_or_init(|| Regex::new(r"(?i)current_setting\s*\(\s*'([^']+)'").expect("valid regex"))
+/// `current_setting('name'` occurrences in source text.
+fn settings_read(src: &str) -> Vec<String> {
+    let lower = src.to_ascii_lowercase();
+    let mut out = Vec::new();
+    let mut from = 0;
+    while let Some(i) = lower[from..].find("current_setting") {
+        let rest = src[from + i + "current_setting".len()..].trim_start();
+        from += i + 1;
+        let Some(rest) = rest.strip_prefix('(') else { continue };
+        let Some(rest) = rest.trim_start().strip_prefix('\'') else { continue };
+        if let Some(end) = rest.find('\'') {
+            out.push(rest[..end].to_string());
+        }
+    }
+    out
 }
 
-fn user_eq_re() -> &'static Regex {
-    static RE: OnceLock<Regex> = OnceLock::new();
-    RE.get_or_init(|| Regex::new(r"(?i)([a-z_][a-z0-9_]*)\s*=\s*\(?\s*(?:select\s+)?auth\s*\.\s*uid\s*\(\s*\)").expect("valid regex"))
+/// Whitespace removed, lower-cased: `m.user_id = ( SELECT auth.uid() )` -> `m.user_id=(selectauth.uid())`.
+fn compact(src: &str) -> String {
+    src.chars().filter(|c| !c.is_whitespace()).collect::<String>().to_ascii_lowercase()
 }
 
-fn claim_re() -> &'static Regex {
-    static RE: OnceLock<Regex> = OnceLock::new();
-    RE.get_or_init(|| Regex::new(r"->>\s*'([a-z_]+)'").expect("valid regex"))
+/// Words (identifiers with their dots) and single punctuation characters, lower-cased.
+fn tokens(src: &str) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    let mut word = String::new();
+    for ch in src.to_ascii_lowercase().chars() {
+        if ch.is_ascii_alphanumeric() || ch == '_' || ch == '.' {
+            word.push(ch);
+            continue;
+        }
+        if !word.is_empty() {
+            out.push(std::mem::take(&mut word));
+        }
+        if !ch.is_whitespace() {
+            out.push(ch.to_string());
+        }
+    }
+    if !word.is_empty() {
+        out.push(word);
+    }
+    out
+}
+
+/// Columns compared with `auth.uid()` in source text (`m.user_id = (SELECT auth.uid())` -> `user_id`).
+fn user_columns(src: &str) -> Vec<String> {
+    let t = tokens(src);
+    let mut out = Vec::new();
+    for k in 0..t.len() {
+        if t[k] != "auth.uid" || t.get(k + 1).map(String::as_str) != Some("(") {
+            continue;
+        }
+        let mut j = k;
+        for skip in ["select", "("] {
+            if j > 0 && t[j - 1] == skip {
+                j -= 1;
+            }
+        }
+        if j >= 2 && t[j - 1] == "=" {
+            let name = t[j - 2].rsplit('.').next().unwrap_or("").to_string();
+            if name.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_') {
+                out.push(name);
+            }
+        }
+    }
+    out
+}
+
+/// Keys read with `->> 'key'` in source text.
+fn claims_read(src: &str) -> Vec<String> {
+    let c = compact(src);
+    c.match_indices("->>'").filter_map(|(i, m)| c[i + m.len()..].split('\'').next().map(str::to_string)).collect()
 }
 
 const IDENTITY_CLAIMS: &[&str] = &["sub", "user_id", "uid", "userid"];
@@ -154,8 +210,8 @@ impl Sources {
         }
         // PL/pgSQL and friends: the source text.
         let src = tenantguard_rules::body::strip_comments(&f.source);
-        for cap in setting_re().captures_iter(&src) {
-            self.setting(audit, &cap[1]);
+        for name in settings_read(&src) {
+            self.setting(audit, &name);
         }
         let lower = src.to_ascii_lowercase();
         if lower.contains("auth.uid()") {
@@ -164,12 +220,10 @@ impl Sources {
         if lower.contains("current_user") || lower.contains("session_user") {
             self.role = true;
         }
-        for cap in user_eq_re().captures_iter(&src) {
-            self.identity_columns.insert(cap[1].to_ascii_lowercase());
-        }
-        for cap in claim_re().captures_iter(&lower) {
-            if IDENTITY_CLAIMS.contains(&&cap[1]) {
-                self.identity_claims.insert(cap[1].to_string());
+        self.identity_columns.extend(user_columns(&src));
+        for k in claims_read(&src) {
+            if IDENTITY_CLAIMS.contains(&k.as_str()) {
+                self.identity_claims.insert(k);
             }
         }
         for g in audit.snapshot.functions.iter().filter(|g| g.oid != f.oid && g.schema == "auth" && lower.contains(&format!("auth.{}(", g.name))) {
@@ -288,4 +342,18 @@ pub fn build(audit: &Audit) -> IdentityModel {
         break;
     }
     m
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn source_text_scanners() {
+        assert_eq!(settings_read("SELECT current_setting( 'request.jwt.claim.sub', true), CURRENT_SETTING('App.X')"), vec!["request.jwt.claim.sub", "App.X"]);
+        assert_eq!(user_columns("WHERE m.tenant_id = t AND m.user_id = auth.uid()"), vec!["user_id"]);
+        assert_eq!(user_columns("WHERE member = ( SELECT auth.uid() )"), vec!["member"]);
+        assert!(user_columns("RETURN auth.uid()").is_empty());
+        assert_eq!(claims_read("claims ->> 'sub' or x->>'user_id'"), vec!["sub", "user_id"]);
+    }
 }
