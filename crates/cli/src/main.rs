@@ -4,6 +4,7 @@
 mod audit_cmd;
 mod demo;
 mod output;
+mod scaffold_cmd;
 
 use std::process::ExitCode;
 
@@ -40,6 +41,10 @@ enum Command {
 enum ScaffoldCommand {
     /// Write a migration creating the append-only, hash-chained audit log.
     AuditLog(tenantguard_auditlog::cli::ScaffoldAuditLogArgs),
+    /// Write a migration adding forced RLS and a tenant guard to every tenant table the audit rejects.
+    Rls(scaffold_cmd::ScaffoldArgs),
+    /// Write the right-to-be-forgotten cascade for one tenant, planned from the foreign keys.
+    Erasure(scaffold_cmd::ErasureArgs),
 }
 
 fn main() -> ExitCode {
@@ -55,6 +60,8 @@ fn main() -> ExitCode {
             Command::Probe(args) => tenantguard_probe::cli::run(args).await,
             Command::Lint(args) => tenantguard_lint::cli::run(args).await,
             Command::Scaffold(ScaffoldCommand::AuditLog(args)) => tenantguard_auditlog::cli::scaffold(args),
+            Command::Scaffold(ScaffoldCommand::Rls(args)) => scaffold_cmd::rls(args).await,
+            Command::Scaffold(ScaffoldCommand::Erasure(args)) => scaffold_cmd::erasure(args).await,
             Command::AuditLog(cmd) => tenantguard_auditlog::cli::run(cmd).await,
             Command::Rules(args) => audit_cmd::list_rules(args),
         }
