@@ -192,10 +192,13 @@ BEGIN
           LEFT JOIN @schema@.head h ON h.tenant_id = t.t
           LEFT JOIN LATERAL (SELECT c.seq, c.hash FROM @schema@.checkpoint c WHERE c.tenant_id = t.t
                               ORDER BY c.seq DESC LIMIT 1) cp ON h.tenant_id IS NULL)
+    -- The oldest unsealed rows again, in this statement's snapshot (taken after the locks),
+    -- kept for the tenants locked above: for each of them, a prefix of its rows in id order.
+    -- (A hash join with the locked tenants: `tenant_id = ANY (tenants)` on a variable array
+    -- is a linear search per row, about 6 us per row with 100 tenants.)
     SELECT s.tenant_id, s.head_seq, s.head_hash, r.id, r.at, r.actor, r.action, r.entity, r.entity_id,
            r.old_value::text, r.new_value::text, r.txid
-      FROM (SELECT l.* FROM @schema@.log l WHERE l.seq IS NULL AND l.tenant_id = ANY (tenants)
-             ORDER BY l.id LIMIT max_rows) r
+      FROM (SELECT l.* FROM @schema@.log l WHERE l.seq IS NULL ORDER BY l.id LIMIT max_rows) r
       JOIN s ON s.tenant_id = r.tenant_id
      ORDER BY r.tenant_id, r.id;
 END $f$;
@@ -208,28 +211,32 @@ CREATE OR REPLACE FUNCTION @schema@.seal_store(p_tenants text[], p_ids bigint[],
     p_seqs bigint[], p_payload_hashes bytea[], p_prev_hashes bytea[], p_hashes bytea[])
 RETURNS integer LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 AS $f$
-DECLARE n integer := cardinality(p_ids); got integer; bad text; last_ok boolean;
+DECLARE n integer := cardinality(p_ids); got integer; bad text; last_ok boolean; tenants text[];
 BEGIN
     IF n IS NULL OR n = 0 THEN
         RETURN 0;
     END IF;
+    tenants := ARRAY(SELECT DISTINCT t FROM unnest(p_tenants) AS t ORDER BY 1);
     -- Re-entrant for the sealer that claimed them; refused if another session holds one.
-    IF NOT (SELECT bool_and(pg_try_advisory_xact_lock(1952539756, hashtext(t)))
-              FROM (SELECT DISTINCT t FROM unnest(p_tenants) AS t) d) THEN
+    IF NOT (SELECT bool_and(pg_try_advisory_xact_lock(1952539756, hashtext(t))) FROM unnest(tenants) AS t) THEN
         RAISE EXCEPTION 'seal_store: a tenant in this batch is being sealed by another session';
     END IF;
-    PERFORM 1 FROM @schema@.head h WHERE h.tenant_id = ANY (p_tenants) ORDER BY h.tenant_id FOR UPDATE;
+    PERFORM 1 FROM @schema@.head h WHERE h.tenant_id = ANY (tenants) ORDER BY h.tenant_id FOR UPDATE;
+    WITH s AS (
+        SELECT t.t AS tenant_id,
+               coalesce(h.seq, cp.seq, 0) AS head_seq,
+               coalesce(h.hash, cp.hash, '\x0000000000000000000000000000000000000000000000000000000000000000'::bytea) AS head_hash
+          FROM unnest(tenants) AS t(t)
+          LEFT JOIN @schema@.head h ON h.tenant_id = t.t
+          LEFT JOIN LATERAL (SELECT c.seq, c.hash FROM @schema@.checkpoint c WHERE c.tenant_id = t.t
+                              ORDER BY c.seq DESC LIMIT 1) cp ON h.tenant_id IS NULL)
     SELECT string_agg(DISTINCT b.tenant_id, ', ') INTO bad
       FROM (SELECT x.tenant_id, x.seq, x.prev,
                    lag(x.seq) OVER w AS lseq, lag(x.h) OVER w AS lh, row_number() OVER w AS rn
               FROM unnest(p_tenants, p_seqs, p_prev_hashes, p_hashes) WITH ORDINALITY AS x(tenant_id, seq, prev, h, i)
             WINDOW w AS (PARTITION BY x.tenant_id ORDER BY x.i)) b
-      LEFT JOIN @schema@.head h ON h.tenant_id = b.tenant_id
-      LEFT JOIN LATERAL (SELECT c.seq, c.hash FROM @schema@.checkpoint c WHERE c.tenant_id = b.tenant_id
-                          ORDER BY c.seq DESC LIMIT 1) cp ON b.rn = 1 AND h.tenant_id IS NULL
-     WHERE CASE WHEN b.rn = 1
-                THEN b.seq IS DISTINCT FROM coalesce(h.seq, cp.seq, 0) + 1
-                     OR b.prev IS DISTINCT FROM coalesce(h.hash, cp.hash, '\x0000000000000000000000000000000000000000000000000000000000000000'::bytea)
+      JOIN s ON s.tenant_id = b.tenant_id
+     WHERE CASE WHEN b.rn = 1 THEN b.seq IS DISTINCT FROM s.head_seq + 1 OR b.prev IS DISTINCT FROM s.head_hash
                 ELSE b.seq IS DISTINCT FROM b.lseq + 1 OR b.prev IS DISTINCT FROM b.lh END;
     IF bad IS NOT NULL THEN
         RAISE EXCEPTION 'seal_store: the batch does not continue the chain of tenants %', bad;
