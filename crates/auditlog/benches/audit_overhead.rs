@@ -265,9 +265,33 @@ async fn main() {
             );
         }
     }
+    // Sealer cost per row: each version's sealer alone on the backlog its trigger-only
+    // variant left (no clients running), batches of 5000 as in the phases.
     let mut c = connect(&url).await;
+    for (schema, v) in [("audit_t0", Variant::Chain0), ("audit_t", Variant::Chain)] {
+        let backlog: i64 = c.query_one(&format!("SELECT count(*) FROM {schema}.log WHERE seq IS NULL"), &[]).await.unwrap().get(0);
+        let t = Instant::now();
+        let mut sealed = 0;
+        loop {
+            let n = match v {
+                Variant::Chain0 => c.query_one(&format!("SELECT {schema}.seal(5000)"), &[]).await.unwrap().get(0),
+                _ => seal_once(&c, schema, 5000).await.unwrap(),
+            };
+            if n == 0 {
+                break;
+            }
+            sealed += n;
+        }
+        let secs = t.elapsed().as_secs_f64();
+        assert_eq!(sealed, backlog);
+        println!(
+            "sealer {}: {sealed} rows in {secs:.2}s = {:.1} us/row",
+            if v == Variant::Chain0 { "v0 (SQL seal())" } else { "now (ops::seal_once)" },
+            secs * 1e6 / sealed.max(1) as f64
+        );
+    }
     seal_all(&c, "audit_t").await.unwrap();
-    for schema in ["audit_c", "audit_t"] {
+    for schema in ["audit_c", "audit_t", "audit_t0"] {
         let r = verify(&mut c, &VerifyOptions { schema: schema.into(), ..VerifyOptions::default() }).await.unwrap();
         assert!(r.ok(), "{schema}: {:?}", &r.findings[..r.findings.len().min(5)]);
         println!(

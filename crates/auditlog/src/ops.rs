@@ -3,6 +3,7 @@
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use sha2::{Digest, Sha256};
+use tokio_postgres::error::SqlState;
 use tokio_postgres::Client;
 
 use crate::encoding::{link_bytes_into, payload_hash, Hash, Link, ZERO_HASH};
@@ -28,17 +29,23 @@ pub async fn seal_once(client: &Client, schema: &str, max_rows: i32) -> Result<i
     let result = seal_in_transaction(client, schema, max_rows).await;
     let end = if result.is_ok() { "COMMIT" } else { "ROLLBACK" };
     let ended = client.batch_execute(end).await.map_err(db("sealing"));
-    let n = result?;
-    ended?;
-    Ok(n)
+    match result {
+        Ok(n) => ended.map(|_| n),
+        // A log migrated before seal_claim existed: its SQL sealer does the same job.
+        Err(e) if e.code() == Some(&SqlState::UNDEFINED_FUNCTION) && ended.is_ok() => {
+            let row = client.query_one(&format!("SELECT {schema}.seal($1)"), &[&max_rows]).await.map_err(db("sealing"))?;
+            Ok(row.get(0))
+        }
+        Err(e) => Err(seal_error(e)),
+    }
 }
 
-async fn seal_in_transaction(client: &Client, schema: &str, max_rows: i32) -> Result<i64, UseError> {
+async fn seal_in_transaction(client: &Client, schema: &str, max_rows: i32) -> Result<i64, SealError> {
     let claim = format!(
         "SELECT tenant_id, head_seq, head_hash, id, at, actor, action, entity, entity_id, old_text, new_text, txid \
          FROM {schema}.seal_claim($1)"
     );
-    let rows = client.query(claim.as_str(), &[&max_rows]).await.map_err(db("sealing"))?;
+    let rows = client.query(claim.as_str(), &[&max_rows]).await?;
     if rows.is_empty() {
         return Ok(0);
     }
@@ -54,7 +61,7 @@ async fn seal_in_transaction(client: &Client, schema: &str, max_rows: i32) -> Re
             current = Some(tenant);
             seq = r.get(1);
             let head: &[u8] = r.get(2);
-            prev = head.try_into().map_err(|_| UseError::Other(format!("sealing failed: head hash of tenant {tenant} is not 32 bytes")))?;
+            prev = head.try_into().map_err(|_| SealError::BadHead(tenant.to_string()))?;
         }
         seq += 1;
         let at: SystemTime = r.get(4);
@@ -86,9 +93,35 @@ async fn seal_in_transaction(client: &Client, schema: &str, max_rows: i32) -> Re
     let store = format!("SELECT {schema}.seal_store($1, $2, $3, $4, $5, $6, $7)");
     let row = client
         .query_one(store.as_str(), &[&tenants, &ids, &ats, &seqs, &payload_hashes, &prev_hashes, &hashes])
-        .await
-        .map_err(db("sealing"))?;
+        .await?;
     Ok(i64::from(row.get::<_, i32>(0)))
+}
+
+enum SealError {
+    Db(tokio_postgres::Error),
+    BadHead(String),
+}
+
+impl From<tokio_postgres::Error> for SealError {
+    fn from(e: tokio_postgres::Error) -> Self {
+        SealError::Db(e)
+    }
+}
+
+impl SealError {
+    fn code(&self) -> Option<&SqlState> {
+        match self {
+            SealError::Db(e) => e.code(),
+            SealError::BadHead(_) => None,
+        }
+    }
+}
+
+fn seal_error(e: SealError) -> UseError {
+    match e {
+        SealError::Db(e) => db("sealing")(e),
+        SealError::BadHead(t) => UseError::Other(format!("sealing failed: the head hash of tenant {t} is not 32 bytes")),
+    }
 }
 
 fn unix_micros(t: SystemTime) -> i64 {
