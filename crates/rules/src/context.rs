@@ -157,7 +157,7 @@ impl Audit<'_> {
             Expr::Op { left, right, .. } => combine([left.as_deref().map(rec), Some(rec(right))].into_iter().flatten()),
             Expr::Coalesce(items) => {
                 let values: Vec<Value> = items.iter().map(rec).collect();
-                if values.iter().any(|v| *v == Value::Row) && values.iter().any(Value::is_context) {
+                if values.contains(&Value::Row) && values.iter().any(Value::is_context) {
                     Value::RowFallback
                 } else {
                     combine(values.into_iter())
