@@ -34,6 +34,9 @@ pub fn policy_gaps<'a>(a: &'a Audit, ops: &[Op]) -> Vec<PolicyGap<'a>> {
                 if verdict.pinned() && !verdict.user_only {
                     continue;
                 }
+                if op == Op::Select && shared_rows_only(a, rel, role, &verdict) {
+                    continue;
+                }
                 let permissive: Vec<&Policy> =
                     a.applicable(rel, role, op).into_iter().filter(|p| p.permissive && op.expression(p).is_some()).collect();
                 let per_policy: Vec<(&Policy, Verdict)> =
@@ -115,5 +118,20 @@ pub fn trigger_pins_tenant(a: &Audit, rel: &Relation, insert: bool) -> bool {
                     })
                 })
             })
+    })
+}
+
+/// Reads that also admit rows with a NULL tenant are shared reference rows, not another tenant's
+/// data, as long as this role cannot write such rows itself (its writes are pinned, or it cannot
+/// write at all): then only the owner can have put them there.
+fn shared_rows_only(a: &Audit, rel: &Relation, role: Oid, verdict: &Verdict) -> bool {
+    if verdict.gaps.is_empty() || !verdict.gaps.iter().all(|(g, _)| *g == crate::predicate::Gap::NullTenant) || verdict.constants.len() > 1 {
+        return false;
+    }
+    [Op::Insert, Op::UpdateNew].into_iter().all(|op| {
+        !relevant(a, rel, role, op) || {
+            let v = a.verdict(rel, role, op);
+            v.pinned() && !v.user_only
+        }
     })
 }
