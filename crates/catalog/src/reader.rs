@@ -35,18 +35,94 @@ pub enum ReadError {
     Query(String),
 }
 
-/// Connect with a URL (or libpq key=value string) and read a snapshot.
+/// TLS settings libpq understands but tokio-postgres does not parse: `sslmode=verify-ca|verify-full`
+/// and `sslrootcert`. They are taken out of the connection string before it is parsed.
+#[derive(Debug, Default)]
+struct TlsWish {
+    verify_ca: bool,
+    verify_host: bool,
+    root_cert: Option<String>,
+}
+
+fn take_tls_options(url: &str) -> (String, TlsWish) {
+    let mut wish = TlsWish::default();
+    let mut keep = |key: &str, value: &str| -> Option<String> {
+        match (key, value) {
+            ("sslmode", "verify-full") => {
+                wish.verify_ca = true;
+                wish.verify_host = true;
+                Some("sslmode=require".into())
+            }
+            ("sslmode", "verify-ca") => {
+                wish.verify_ca = true;
+                Some("sslmode=require".into())
+            }
+            ("sslrootcert", v) => {
+                wish.root_cert = Some(v.to_string());
+                None
+            }
+            _ => Some(format!("{key}={value}")),
+        }
+    };
+    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        let Some((base, query)) = url.split_once('?') else { return (url.to_string(), wish) };
+        let params: Vec<String> = query
+            .split('&')
+            .filter(|p| !p.is_empty())
+            .filter_map(|p| {
+                let (k, v) = p.split_once('=').unwrap_or((p, ""));
+                keep(k, v)
+            })
+            .collect();
+        let rebuilt = if params.is_empty() { base.to_string() } else { format!("{base}?{}", params.join("&")) };
+        (rebuilt, wish)
+    } else {
+        let parts: Vec<String> = url
+            .split_whitespace()
+            .filter_map(|p| {
+                let (k, v) = p.split_once('=').unwrap_or((p, ""));
+                keep(k, v.trim_matches('\''))
+            })
+            .collect();
+        (parts.join(" "), wish)
+    }
+}
+
+fn tls_connector(wish: &TlsWish) -> Result<postgres_native_tls::MakeTlsConnector, String> {
+    let mut builder = native_tls::TlsConnector::builder();
+    // libpq semantics: `require` encrypts without checking the certificate; `verify-ca` checks the
+    // chain; `verify-full` checks the chain and the host name.
+    builder.danger_accept_invalid_certs(!wish.verify_ca);
+    builder.danger_accept_invalid_hostnames(!wish.verify_host);
+    if let Some(path) = &wish.root_cert {
+        let pem = std::fs::read(path).map_err(|e| format!("cannot read sslrootcert {path}: {e}"))?;
+        let cert = native_tls::Certificate::from_pem(&pem).map_err(|e| format!("sslrootcert {path} is not a PEM certificate: {e}"))?;
+        builder.add_root_certificate(cert);
+    }
+    let connector = builder.build().map_err(|e| format!("cannot set up TLS: {e}"))?;
+    Ok(postgres_native_tls::MakeTlsConnector::new(connector))
+}
+
+/// Connect with a URL (or libpq key=value string). TLS follows `sslmode` as libpq does
+/// (disable, prefer — the default —, require, verify-ca, verify-full; `sslrootcert` for a private CA).
 pub async fn connect(url: &str) -> Result<Client, ReadError> {
-    let config: tokio_postgres::Config = url.parse().map_err(|e: tokio_postgres::Error| {
+    let (cleaned, wish) = take_tls_options(url);
+    let config: tokio_postgres::Config = cleaned.parse().map_err(|e: tokio_postgres::Error| {
         ReadError::BadUrl(redact(url), e.to_string())
     })?;
     let target = describe_target(&config);
-    let connect = tokio::time::timeout(Duration::from_secs(15), config.connect(NoTls));
-    let (client, connection) = match connect.await {
-        Ok(Ok(pair)) => pair,
-        Ok(Err(e)) => return Err(ReadError::Connect { target, reason: error_text(&e) }),
-        Err(_) => return Err(ReadError::Connect { target, reason: "timed out after 15s".into() }),
-    };
+    let timeout = Duration::from_secs(15);
+    let timed_out = || ReadError::Connect { target: target.clone(), reason: "timed out after 15s".into() };
+    let failed = |e: tokio_postgres::Error| ReadError::Connect { target: target.clone(), reason: error_text(&e) };
+    if config.get_ssl_mode() == tokio_postgres::config::SslMode::Disable {
+        let (client, connection) = tokio::time::timeout(timeout, config.connect(NoTls)).await.map_err(|_| timed_out())?.map_err(failed)?;
+        tokio::spawn(async move {
+            let _ = connection.await;
+        });
+        return Ok(client);
+    }
+    let tls = tls_connector(&wish).map_err(|reason| ReadError::Connect { target: target.clone(), reason })?;
+    let (client, connection) = tokio::time::timeout(timeout, config.connect(tls)).await.map_err(|_| timed_out())?.map_err(failed)?;
     tokio::spawn(async move {
         let _ = connection.await;
     });
