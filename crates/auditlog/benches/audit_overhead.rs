@@ -118,16 +118,21 @@ async fn client(url: String, table: String, tenants: u32, update: bool, seed: u6
 async fn phase(url: &str, v: Variant, tenants: u32, update: bool, secs: f64) -> Phase {
     let stop = Arc::new(AtomicBool::new(false));
     let sealing = Arc::new(AtomicBool::new(true));
+    // Its own thread and runtime, as a separate sealer process would be: hashing a batch
+    // must not hold up a worker thread of the clients' runtime.
     let sealer = v.sealed_schema().map(|_| {
         let (url, sealing) = (url.to_string(), sealing.clone());
-        tokio::spawn(async move {
-            let c = connect(&url).await;
-            c.batch_execute("SET synchronous_commit = off").await.unwrap();
-            while sealing.load(Ordering::Relaxed) {
-                if seal_step(&c, v, 5000).await == 0 {
-                    tokio::time::sleep(Duration::from_millis(20)).await;
+        std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+            rt.block_on(async move {
+                let c = connect(&url).await;
+                c.batch_execute("SET synchronous_commit = off").await.unwrap();
+                while sealing.load(Ordering::Relaxed) {
+                    if seal_step(&c, v, 5000).await == 0 {
+                        tokio::time::sleep(Duration::from_millis(20)).await;
+                    }
                 }
-            }
+            })
         })
     });
     let started = Instant::now();
@@ -144,7 +149,7 @@ async fn phase(url: &str, v: Variant, tenants: u32, update: bool, secs: f64) -> 
     let (mut backlog, mut catch_up_secs) = (0, 0.0);
     if let (Some(s), Some(schema)) = (sealer, v.sealed_schema()) {
         sealing.store(false, Ordering::Relaxed);
-        s.await.unwrap();
+        tokio::task::spawn_blocking(move || s.join().unwrap()).await.unwrap();
         let c = connect(url).await;
         backlog = c.query_one(&format!("SELECT count(*) FROM {schema}.log WHERE seq IS NULL"), &[]).await.unwrap().get(0);
         let t = Instant::now();
