@@ -1,6 +1,6 @@
 //! `tenantguard audit` and `tenantguard rules`.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::{bail, Context};
@@ -9,7 +9,7 @@ use tenantguard_catalog::reader::{connect, redact};
 use tenantguard_catalog::{read_snapshot, ReadOptions, Snapshot};
 use tenantguard_report::{render, Format, Report, DEFAULT_DOCS_URL};
 use tenantguard_rules::baseline::Baseline;
-use tenantguard_rules::{all_rules, Config, Finding, Severity};
+use tenantguard_rules::{all_rules, Config, Finding, Severity, TenantOptions};
 
 use crate::output::{color_wanted, emit, write_atomically};
 
@@ -50,44 +50,6 @@ impl FailOn {
             FailOn::Minor => Some(Severity::Minor),
             FailOn::Never => None,
         }
-    }
-}
-
-/// Options shared by every command that audits a schema (audit, demo, lint).
-#[derive(Args, Clone, Default)]
-pub struct TenantOptions {
-    /// A role the application queries as (repeatable); assumed from the grants when absent.
-    #[arg(long = "app-role", value_name = "ROLE")]
-    pub app_roles: Vec<String>,
-    /// A setting that carries the tenant (repeatable); detected from the policies when absent.
-    #[arg(long = "tenant-setting", value_name = "NAME")]
-    pub tenant_settings: Vec<String>,
-    /// A column name that holds the tenant (repeatable); replaces the defaults.
-    #[arg(long = "tenant-column", value_name = "NAME")]
-    pub tenant_columns: Vec<String>,
-    /// tenantguard.toml (default: ./tenantguard.toml when it exists).
-    #[arg(long, value_name = "FILE")]
-    pub config: Option<PathBuf>,
-}
-
-impl TenantOptions {
-    /// The config file, then the command-line flags on top of it.
-    pub fn load(&self) -> anyhow::Result<Config> {
-        let path = self.config.clone().or_else(|| Path::new("tenantguard.toml").is_file().then(|| PathBuf::from("tenantguard.toml")));
-        let mut config = match &path {
-            Some(p) => Config::load(&p.to_string_lossy()).map_err(|e| anyhow::anyhow!("{e}; see docs/configuration.md"))?,
-            None => Config::default(),
-        };
-        if !self.app_roles.is_empty() {
-            config.app_roles = self.app_roles.clone();
-        }
-        if !self.tenant_settings.is_empty() {
-            config.tenant_settings = self.tenant_settings.clone();
-        }
-        if !self.tenant_columns.is_empty() {
-            config.tenant_columns = self.tenant_columns.clone();
-        }
-        Ok(config)
     }
 }
 

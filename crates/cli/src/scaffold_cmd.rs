@@ -7,9 +7,9 @@ use std::process::ExitCode;
 use anyhow::{bail, Context};
 use clap::Args;
 use tenantguard_catalog::reader::redact;
-use tenantguard_rules::Audit;
+use tenantguard_rules::{Audit, TenantOptions};
 
-use crate::audit_cmd::{audit_database, TenantOptions};
+use crate::audit_cmd::audit_database;
 use crate::output::emit;
 
 #[derive(Args)]

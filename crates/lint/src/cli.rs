@@ -1,5 +1,6 @@
-//! `tenantguard lint`: flags mirror `tenantguard audit` (the cli crate's types are duplicated
-//! here, small as they are, because the lint crate cannot depend on the binary).
+//! `tenantguard lint`: flags mirror `tenantguard audit` (the tenant flags are the rules crate's
+//! `TenantOptions`; the other small types are duplicated here because the lint crate cannot
+//! depend on the binary).
 
 use std::collections::HashSet;
 use std::io::{IsTerminal, Write};
@@ -10,7 +11,7 @@ use anyhow::{bail, Context};
 use clap::{Args, ValueEnum};
 use tenantguard_report::{render, Format, Report, DEFAULT_DOCS_URL};
 use tenantguard_rules::baseline::Baseline;
-use tenantguard_rules::{Config, Finding, Severity};
+use tenantguard_rules::{Config, Finding, Severity, TenantOptions};
 
 use crate::appcode::{self, AppContext};
 use crate::extra_rules::{at, MIGRATION_ORDER};
@@ -53,18 +54,8 @@ pub struct LintArgs {
     /// Do not scan application code.
     #[arg(long)]
     pub no_app: bool,
-    /// A role the application queries as (repeatable); assumed from the grants when absent.
-    #[arg(long = "app-role", value_name = "ROLE")]
-    pub app_roles: Vec<String>,
-    /// A setting that carries the tenant (repeatable); detected from the policies when absent.
-    #[arg(long = "tenant-setting", value_name = "NAME")]
-    pub tenant_settings: Vec<String>,
-    /// A column name that holds the tenant (repeatable); replaces the defaults.
-    #[arg(long = "tenant-column", value_name = "NAME")]
-    pub tenant_columns: Vec<String>,
-    /// tenantguard.toml (default: ./tenantguard.toml when it exists).
-    #[arg(long, value_name = "FILE")]
-    pub config: Option<PathBuf>,
+    #[command(flatten)]
+    pub tenant: TenantOptions,
     #[arg(long, value_enum, default_value = "text")]
     pub format: Option<OutputFormat>,
     /// Exit 1 when a finding is at or above this tier.
@@ -111,24 +102,6 @@ fn settings(config: &Config) -> anyhow::Result<LintSettings> {
         }
     }
     Ok(s)
-}
-
-fn load_config(a: &LintArgs) -> anyhow::Result<Config> {
-    let path = a.config.clone().or_else(|| Path::new("tenantguard.toml").is_file().then(|| PathBuf::from("tenantguard.toml")));
-    let mut config = match &path {
-        Some(p) => Config::load(&p.to_string_lossy()).map_err(|e| anyhow::anyhow!("{e}; see docs/configuration.md"))?,
-        None => Config::default(),
-    };
-    if !a.app_roles.is_empty() {
-        config.app_roles = a.app_roles.clone();
-    }
-    if !a.tenant_settings.is_empty() {
-        config.tenant_settings = a.tenant_settings.clone();
-    }
-    if !a.tenant_columns.is_empty() {
-        config.tenant_columns = a.tenant_columns.clone();
-    }
-    Ok(config)
 }
 
 const COMMON_DIRS: &[&str] = &["migrations", "db/migrations", "db/migrate", "database/migrations", "sql/migrations", "src/main/resources/db/migration", "supabase/migrations"];
@@ -186,7 +159,7 @@ async fn lint_set(set: &MigrationSet, config: &Config, cache: Option<&Path>) -> 
 }
 
 pub async fn run(args: LintArgs) -> anyhow::Result<ExitCode> {
-    let config = load_config(&args)?;
+    let config = args.tenant.load()?;
     let s = settings(&config)?;
     let layout = match args.layout.as_deref().or(s.layout.as_deref()) {
         Some(l) => Some(Layout::parse(l).ok_or_else(|| anyhow::anyhow!("unknown layout {l}; use plain, flyway, golang-migrate or dbmate"))?),

@@ -1,17 +1,19 @@
 //! `tenantguard probe`. Exit 1 on any leak, 0 otherwise; errors of use surface as `Err` (exit 2).
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::bail;
-use tenantguard_rules::Config;
+use tenantguard_rules::TenantOptions;
 
 use crate::emit_tests::{self, Kind};
 use crate::render::{render, Format};
 use crate::run::{probe, ProbeOptions};
 
 /// `tenantguard probe` options.
+// The probe attacks as the first app role: its --app-role help says so (the flag is shared).
 #[derive(clap::Args, Debug, Clone)]
+#[command(mut_arg("app_roles", |a| a.help("The role the application queries as (repeatable; the first is attacked)")))]
 pub struct ProbeArgs {
     /// A login that can SET ROLE to the app role and read every row; defaults to $DATABASE_URL.
     #[arg(long, env = "DATABASE_URL", value_name = "URL", hide_env_values = true)]
@@ -19,18 +21,8 @@ pub struct ProbeArgs {
     /// The app role's own login URL: also checks whether logging in sets a tenant.
     #[arg(long, value_name = "URL")]
     pub app_url: Option<String>,
-    /// The role the application queries as (repeatable; the first is attacked).
-    #[arg(long = "app-role", value_name = "ROLE")]
-    pub app_roles: Vec<String>,
-    /// A setting that carries the tenant (repeatable); detected from the policies when absent.
-    #[arg(long = "tenant-setting", value_name = "NAME")]
-    pub tenant_settings: Vec<String>,
-    /// A column name that holds the tenant (repeatable); replaces the defaults.
-    #[arg(long = "tenant-column", value_name = "NAME")]
-    pub tenant_columns: Vec<String>,
-    /// tenantguard.toml (default: ./tenantguard.toml when it exists).
-    #[arg(long, value_name = "FILE")]
-    pub config: Option<PathBuf>,
+    #[command(flatten)]
+    pub tenant: TenantOptions,
     /// Attack as tenant A against tenant B (both values); picked from the data when absent.
     #[arg(long, value_name = "A,B")]
     pub tenants: Option<String>,
@@ -50,24 +42,6 @@ pub struct ProbeArgs {
     pub connections: usize,
 }
 
-fn load_config(args: &ProbeArgs) -> anyhow::Result<Config> {
-    let path = args.config.clone().or_else(|| Path::new("tenantguard.toml").is_file().then(|| PathBuf::from("tenantguard.toml")));
-    let mut config = match &path {
-        Some(p) => Config::load(&p.to_string_lossy()).map_err(|e| anyhow::anyhow!("{e}; see docs/configuration.md"))?,
-        None => Config::default(),
-    };
-    if !args.app_roles.is_empty() {
-        config.app_roles = args.app_roles.clone();
-    }
-    if !args.tenant_settings.is_empty() {
-        config.tenant_settings = args.tenant_settings.clone();
-    }
-    if !args.tenant_columns.is_empty() {
-        config.tenant_columns = args.tenant_columns.clone();
-    }
-    Ok(config)
-}
-
 pub fn parse_tenants(s: &str) -> anyhow::Result<(String, String)> {
     match s.split_once(',') {
         Some((a, b)) if !a.trim().is_empty() && !b.trim().is_empty() && a.trim() != b.trim() => Ok((a.trim().to_string(), b.trim().to_string())),
@@ -76,7 +50,7 @@ pub fn parse_tenants(s: &str) -> anyhow::Result<(String, String)> {
 }
 
 pub fn options(args: &ProbeArgs) -> anyhow::Result<ProbeOptions> {
-    let config = load_config(args)?;
+    let config = args.tenant.load()?;
     let Some(url) = args.database_url.clone() else {
         bail!("no database given: pass --database-url postgres://user@host/db (a login that can SET ROLE to the app role) or set DATABASE_URL");
     };

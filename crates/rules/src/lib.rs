@@ -7,6 +7,8 @@
 pub mod audit;
 pub mod baseline;
 pub mod body;
+#[cfg(feature = "clap")]
+pub mod cli_options;
 pub mod config;
 pub mod context;
 pub mod finding;
@@ -17,6 +19,8 @@ pub mod sql;
 pub mod tenant;
 
 pub use audit::{Audit, Op};
+#[cfg(feature = "clap")]
+pub use cli_options::TenantOptions;
 pub use config::Config;
 pub use finding::{Finding, ObjectKind, Severity};
 pub use rules::{all_rules, RuleInfo};
