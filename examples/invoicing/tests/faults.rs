@@ -11,21 +11,25 @@ use serde_json::json;
 use tenantguard_runtime::jobs::Worker;
 use tenantguard_runtime::TenantId;
 
-/// Every committed invoice has exactly its line, one job and one `invoice.created` event in
-/// the audit log; nothing else.
+/// Every committed invoice has exactly its line, one job, one `invoice.created` event and one
+/// captured INSERT of itself and of its line in the audit log; nothing else.
 fn assert_consistent(env: &Env) {
     let bad = env
         .cluster
         .query(DB, "SELECT count(*) FROM invoices i WHERE \
             (SELECT count(*) FROM invoice_lines l WHERE l.tenant_id = i.tenant_id AND l.invoice_id = i.id) <> 1 \
             OR (SELECT count(*) FROM audit.log a WHERE a.tenant_id = i.tenant_id::text AND a.action = 'invoice.created' AND a.entity_id = i.id::text) <> 1 \
+            OR (SELECT count(*) FROM audit.log a WHERE a.tenant_id = i.tenant_id::text AND a.action = 'INSERT' AND a.entity = 'public.invoices' AND a.entity_id = i.id::text) <> 1 \
+            OR (SELECT count(*) FROM audit.log a WHERE a.tenant_id = i.tenant_id::text AND a.action = 'INSERT' AND a.entity = 'public.invoice_lines' AND a.new_value->>'invoice_id' = i.id::text) <> 1 \
             OR (SELECT count(*) FROM jobs j WHERE j.tenant_id = i.tenant_id AND j.payload->>'invoice_id' = i.id::text) <> 1")
         .unwrap();
     assert_eq!(bad.trim(), "0", "inconsistent invoices");
     let orphans = env
         .cluster
-        .query(DB, "SELECT (SELECT count(*) FROM audit.log a WHERE a.entity = 'invoice' AND NOT EXISTS \
+        .query(DB, "SELECT (SELECT count(*) FROM audit.log a WHERE a.entity IN ('invoice', 'public.invoices') AND NOT EXISTS \
               (SELECT 1 FROM invoices i WHERE i.tenant_id::text = a.tenant_id AND i.id::text = a.entity_id)) \
+            + (SELECT count(*) FROM audit.log a WHERE a.entity = 'public.invoice_lines' AND NOT EXISTS \
+              (SELECT 1 FROM invoice_lines l WHERE l.tenant_id::text = a.tenant_id AND l.id::text = a.entity_id)) \
             + (SELECT count(*) FROM jobs j WHERE NOT EXISTS (SELECT 1 FROM invoices i WHERE i.id::text = j.payload->>'invoice_id'))")
         .unwrap();
     assert_eq!(orphans.trim(), "0", "audit rows or jobs without their invoice");
@@ -52,13 +56,13 @@ async fn terminated_backend_mid_transaction_commits_nothing() {
     sqlx::query("INSERT INTO invoices (tenant_id, customer_id, number) VALUES ($1, $2::uuid, 'killed')")
         .bind(tenant_id.as_uuid()).bind(&customer).execute(tx.conn()).await.unwrap();
     tx.audit("u", "invoice.created", "invoice", None, Some(json!({ "number": "killed" }))).await.unwrap();
-    assert_eq!(env.cluster.query(DB, "SELECT count(*) FROM audit.log WHERE entity = 'invoice'").unwrap().trim(), "0", "uncommitted events are not visible");
+    assert_eq!(env.cluster.query(DB, "SELECT count(*) FROM audit.log WHERE entity IN ('invoice', 'public.invoices')").unwrap().trim(), "0", "uncommitted events and captured rows are not visible");
     tx.enqueue("export_invoice", json!({})).await.unwrap();
     let pid: i32 = sqlx::query_scalar("SELECT pg_backend_pid()").fetch_one(tx.conn()).await.unwrap();
     env.cluster.query(DB, &format!("SELECT pg_terminate_backend({pid})")).unwrap();
     assert!(tx.commit().await.is_err(), "commit on a terminated backend must fail");
 
-    let left = env.cluster.query(DB, "SELECT (SELECT count(*) FROM invoices) + (SELECT count(*) FROM jobs) + (SELECT count(*) FROM audit.log WHERE entity = 'invoice')").unwrap();
+    let left = env.cluster.query(DB, "SELECT (SELECT count(*) FROM invoices) + (SELECT count(*) FROM jobs) + (SELECT count(*) FROM audit.log WHERE entity IN ('invoice', 'public.invoices'))").unwrap();
     assert_eq!(left.trim(), "0");
     // The pool recovers: the next request gets a live connection.
     let (status, _) = as_tenant(&env.app, &a, "POST", "/invoices", Some(invoice_body(&customer, "after"))).await;

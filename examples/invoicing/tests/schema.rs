@@ -42,6 +42,9 @@ fn migrations_apply_with_psql_and_meet_the_isolation_checklist() {
     // Guard triggers fire ALWAYS.
     assert_eq!(q(&cluster, "SELECT string_agg(tgname || ':' || tgenabled::text, ',' ORDER BY tgname) FROM pg_trigger WHERE tgrelid = 'audit.log'::regclass AND NOT tgisinternal"),
         "audit_guard_delete:A,audit_guard_truncate:A,audit_guard_update:A");
+    // The business tables' changes are captured, also ALWAYS (the DDL guard insists on them).
+    assert_eq!(q(&cluster, "SELECT string_agg(tgrelid::regclass::text || ':' || tgenabled::text, ',' ORDER BY tgrelid::regclass::text) FROM pg_trigger WHERE tgname = 'audit_capture'"),
+        "customers:A,invoice_lines:A,invoices:A,tenants:A,users:A");
     // SECURITY DEFINER functions pin search_path.
     assert_eq!(q(&cluster, "SELECT count(*) FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace WHERE n.nspname = 'public' AND p.prosecdef \
         AND NOT coalesce(p.proconfig::text LIKE '%search_path=pg_catalog, pg_temp%', false)"), "0");

@@ -30,12 +30,17 @@ async fn tenants_see_and_write_only_their_own_rows() {
     let (status, _) = as_tenant(&env.app, &b, "POST", "/invoices", Some(invoice_body(&cb, "B-1"))).await;
     assert_eq!(status, StatusCode::CREATED);
 
-    // The app's events, in A's log only, in write order.
-    let audit = env.cluster.query(DB, &format!("SELECT action FROM audit.log WHERE tenant_id = '{a}' ORDER BY id")).unwrap();
+    // The app's events (audit.record()), in A's log only, in write order.
+    let audit = env.cluster.query(DB, &format!("SELECT action FROM audit.log WHERE tenant_id = '{a}' AND action NOT IN ('INSERT', 'UPDATE', 'DELETE') ORDER BY id")).unwrap();
     assert_eq!(audit.lines().collect::<Vec<_>>(), ["tenant.created", "customer.created", "invoice.created"]);
     let event = env.cluster.query(DB, &format!("SELECT actor, entity_id FROM audit.log WHERE tenant_id = '{a}' AND action = 'invoice.created'")).unwrap();
     assert_eq!(event.trim(), format!("user-1|{}", inv["id"].as_str().unwrap()));
-    // Every event names the request's actor.
+    // The capture triggers' rows (005): every business write of A, in write order.
+    let captured = env.cluster.query(DB, &format!("SELECT action || ' ' || entity FROM audit.log WHERE tenant_id = '{a}' AND action IN ('INSERT', 'UPDATE', 'DELETE') ORDER BY id")).unwrap();
+    assert_eq!(captured.lines().collect::<Vec<_>>(), ["INSERT public.tenants", "INSERT public.customers", "INSERT public.invoices", "INSERT public.invoice_lines"]);
+    let row = env.cluster.query(DB, &format!("SELECT entity_id, new_value->>'number', old_value IS NULL FROM audit.log WHERE tenant_id = '{a}' AND action = 'INSERT' AND entity = 'public.invoices'")).unwrap();
+    assert_eq!(row.trim(), format!("{}|A-1|t", inv["id"].as_str().unwrap()));
+    // Every row, event or captured, names the request's actor (the handlers write through begin_as).
     let unattributed = env.cluster.query(DB, &format!("SELECT count(*) FROM audit.log WHERE tenant_id = '{a}' AND actor IS DISTINCT FROM 'user-1'")).unwrap();
     assert_eq!(unattributed.trim(), "0");
     // Through the app role, each tenant reads only its own events.

@@ -3,6 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
+use tenantguard_probe::fingerprint::Fingerprint;
 use tenantguard_probe::{probe, Matrix, ProbeOptions};
 use tenantguard_rules::Config;
 use tenantguard_testkit::Cluster;
@@ -33,6 +34,14 @@ pub fn opts(url: String, config: Config) -> ProbeOptions {
 
 pub async fn run(c: &Cluster, db: &str, config: Config) -> Matrix {
     probe(&opts(c.url(db), config)).await.expect("probe")
+}
+
+/// `f` without the named sequences (`schema.name`, as `fingerprint` spells them): for a
+/// comparison that lets exactly those move.
+pub fn without_sequences(f: &Fingerprint, names: &[&str]) -> Fingerprint {
+    let mut f = f.clone();
+    f.sequences.retain(|name, _| !names.contains(&name.as_str()));
+    f
 }
 
 pub fn show(m: &Matrix) -> String {
