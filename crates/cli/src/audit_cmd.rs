@@ -4,54 +4,14 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::{bail, Context};
-use clap::{Args, ValueEnum};
+use clap::Args;
 use tenantguard_catalog::reader::{connect, redact};
 use tenantguard_catalog::{read_snapshot, ReadOptions, Snapshot};
 use tenantguard_report::{render, Format, Report, DEFAULT_DOCS_URL};
 use tenantguard_rules::baseline::Baseline;
-use tenantguard_rules::{all_rules, Config, Finding, Severity, TenantOptions};
+use tenantguard_rules::{all_rules, Config, FailOn, Finding, TenantOptions};
 
 use crate::output::{color_wanted, emit, write_atomically};
-
-#[derive(Clone, Copy, ValueEnum)]
-pub enum OutputFormat {
-    Text,
-    Json,
-    Sarif,
-    Markdown,
-    Github,
-}
-
-impl OutputFormat {
-    pub fn format(self) -> Format {
-        match self {
-            OutputFormat::Text => Format::Text,
-            OutputFormat::Json => Format::Json,
-            OutputFormat::Sarif => Format::Sarif,
-            OutputFormat::Markdown => Format::Markdown,
-            OutputFormat::Github => Format::Github,
-        }
-    }
-}
-
-#[derive(Clone, Copy, ValueEnum, PartialEq, Eq)]
-pub enum FailOn {
-    Critical,
-    Major,
-    Minor,
-    Never,
-}
-
-impl FailOn {
-    pub fn threshold(self) -> Option<Severity> {
-        match self {
-            FailOn::Critical => Some(Severity::Critical),
-            FailOn::Major => Some(Severity::Major),
-            FailOn::Minor => Some(Severity::Minor),
-            FailOn::Never => None,
-        }
-    }
-}
 
 #[derive(Args)]
 pub struct AuditArgs {
@@ -61,7 +21,7 @@ pub struct AuditArgs {
     #[command(flatten)]
     pub tenant: TenantOptions,
     #[arg(long, value_enum, default_value = "text")]
-    pub format: OutputFormat,
+    pub format: Format,
     /// Exit 1 when a finding is at or above this tier.
     #[arg(long, value_enum, default_value = "critical")]
     pub fail_on: FailOn,
@@ -145,7 +105,7 @@ pub async fn run(args: AuditArgs) -> anyhow::Result<ExitCode> {
         None => (findings, Vec::new()),
     };
     let report = Report { database: &snapshot.database, findings: &findings, accepted: accepted.len(), docs_url: &args.docs_url };
-    let text = render(&report, args.format.format(), color_wanted(args.output.is_some()));
+    let text = render(&report, args.format, color_wanted(args.output.is_some()));
     emit(&text, args.output.as_deref())?;
     Ok(exit_code(&findings, args.fail_on))
 }

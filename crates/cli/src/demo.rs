@@ -9,7 +9,9 @@ use tenantguard_report::{render, Report, DEFAULT_DOCS_URL};
 use tenantguard_rules::Config;
 use tenantguard_testkit::Cluster;
 
-use crate::audit_cmd::{audit_database, exit_code, FailOn, OutputFormat};
+use crate::audit_cmd::{audit_database, exit_code};
+use tenantguard_report::Format;
+use tenantguard_rules::FailOn;
 use crate::output::{color_wanted, emit};
 
 const SCHEMA: &str = include_str!("../demo/saas.sql");
@@ -18,7 +20,7 @@ const CONFIG: &str = include_str!("../demo/tenantguard.toml");
 #[derive(Args)]
 pub struct DemoArgs {
     #[arg(long, value_enum, default_value = "text")]
-    pub format: OutputFormat,
+    pub format: Format,
     /// Exit 1 when a finding is at or above this tier (the demo's schema is flawed on purpose).
     #[arg(long, value_enum, default_value = "never")]
     pub fail_on: FailOn,
@@ -51,8 +53,8 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
     let config = Config::parse(CONFIG, "demo/tenantguard.toml")?;
     let (snapshot, findings) = audit_database(&cluster.url("saas"), &config).await?;
     let report = Report { database: &snapshot.database, findings: &findings, accepted: 0, docs_url: DEFAULT_DOCS_URL };
-    emit(&render(&report, args.format.format(), color_wanted(false)), None)?;
-    if matches!(args.format, OutputFormat::Text) && !args.no_probe {
+    emit(&render(&report, args.format, color_wanted(false)), None)?;
+    if matches!(args.format, Format::Text) && !args.no_probe {
         eprintln!("\n  now proving it: tenantguard probe attacks as app_user with tenant acme's context (every attempt rolled back)…\n");
         let options = tenantguard_probe::ProbeOptions {
             url: cluster.url("saas"),

@@ -86,6 +86,12 @@ fn exit_codes_follow_fail_on_and_json_follows_the_contract() {
 
     let md = stdout(&run(&["audit", "--database-url", &url, "--app-role", "app_user", "--format", "markdown"]));
     assert!(md.contains("release blocked") && md.contains("| [rls-disabled]"), "{md}");
+    let html = std::env::temp_dir().join(format!("tg-audit-{}.html", std::process::id()));
+    let out = run(&["audit", "--database-url", &url, "--app-role", "app_user", "--format", "html", "-o", html.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let page = std::fs::read_to_string(&html).unwrap();
+    let _ = std::fs::remove_file(&html);
+    assert!(page.starts_with("<!DOCTYPE html>") && page.contains("release blocked") && page.contains("rls-disabled.md\">rls-disabled</a>"), "{page}");
     let text = stdout(&run(&["audit", "--database-url", &url, "--app-role", "app_user"]));
     assert!(text.contains("CRITICAL") && text.contains("fix: ") && !text.contains("\x1b["), "{text}");
 }

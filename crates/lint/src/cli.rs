@@ -1,6 +1,5 @@
 //! `tenantguard lint`: flags mirror `tenantguard audit` (the tenant flags are the rules crate's
-//! `TenantOptions`; the other small types are duplicated here because the lint crate cannot
-//! depend on the binary).
+//! `TenantOptions`; the output format and `--fail-on` are the report and rules crates' types too).
 
 use std::collections::HashSet;
 use std::io::{IsTerminal, Write};
@@ -8,33 +7,18 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::{bail, Context};
-use clap::{Args, ValueEnum};
-use tenantguard_report::{render, Format, Report, DEFAULT_DOCS_URL};
+use clap::Args;
+pub use tenantguard_report::Format;
+use tenantguard_report::{render, Report, DEFAULT_DOCS_URL};
 use tenantguard_rules::baseline::Baseline;
-use tenantguard_rules::{Config, Finding, Severity, TenantOptions};
+pub use tenantguard_rules::FailOn;
+use tenantguard_rules::{Config, Finding, TenantOptions};
 
 use crate::appcode::{self, AppContext};
 use crate::extra_rules::{at, MIGRATION_ORDER};
 use crate::layout::{self, Layout};
 use crate::pipeline::{tenant_words, Linter, Outcome};
 use crate::source::{self, MigrationSet};
-
-#[derive(Clone, Copy, ValueEnum)]
-pub enum OutputFormat {
-    Text,
-    Json,
-    Sarif,
-    Markdown,
-    Github,
-}
-
-#[derive(Clone, Copy, ValueEnum, PartialEq, Eq)]
-pub enum FailOn {
-    Critical,
-    Major,
-    Minor,
-    Never,
-}
 
 /// `tenantguard lint` options.
 #[derive(Args, Default)]
@@ -57,7 +41,7 @@ pub struct LintArgs {
     #[command(flatten)]
     pub tenant: TenantOptions,
     #[arg(long, value_enum, default_value = "text")]
-    pub format: Option<OutputFormat>,
+    pub format: Option<Format>,
     /// Exit 1 when a finding is at or above this tier.
     #[arg(long, value_enum, default_value = "critical")]
     pub fail_on: Option<FailOn>,
@@ -132,15 +116,6 @@ fn resolve(a: &LintArgs, s: &LintSettings) -> (Option<PathBuf>, bool, Vec<PathBu
         app = if s.app_paths.is_empty() { vec![PathBuf::from(".")] } else { s.app_paths.clone() };
     }
     (migrations, explicit, app)
-}
-
-fn threshold(f: FailOn) -> Option<Severity> {
-    match f {
-        FailOn::Critical => Some(Severity::Critical),
-        FailOn::Major => Some(Severity::Major),
-        FailOn::Minor => Some(Severity::Minor),
-        FailOn::Never => None,
-    }
 }
 
 fn shown(p: &Path) -> String {
@@ -260,13 +235,7 @@ pub async fn run(args: LintArgs) -> anyhow::Result<ExitCode> {
         Some(p) => Baseline::load(&p.to_string_lossy())?.split(findings),
         None => (findings, Vec::new()),
     };
-    let format = match args.format.unwrap_or(OutputFormat::Text) {
-        OutputFormat::Text => Format::Text,
-        OutputFormat::Json => Format::Json,
-        OutputFormat::Sarif => Format::Sarif,
-        OutputFormat::Markdown => Format::Markdown,
-        OutputFormat::Github => Format::Github,
-    };
+    let format = args.format.unwrap_or(Format::Text);
     let report = Report { database: &label, findings: &findings, accepted: accepted.len(), docs_url: &docs_url };
     let color = args.output.is_none() && std::env::var_os("NO_COLOR").is_none() && std::io::stdout().is_terminal();
     let mut text = render(&report, format, color);
@@ -288,7 +257,7 @@ pub async fn run(args: LintArgs) -> anyhow::Result<ExitCode> {
     if args.timings && cache.is_some() {
         eprintln!("tenantguard lint: cache saved in {:.2}s", saving.elapsed().as_secs_f64());
     }
-    let fail = threshold(args.fail_on.unwrap_or(FailOn::Critical));
+    let fail = args.fail_on.unwrap_or(FailOn::Critical).threshold();
     Ok(match fail {
         Some(t) if findings.iter().any(|f| f.severity >= t) => ExitCode::from(1),
         _ => ExitCode::SUCCESS,

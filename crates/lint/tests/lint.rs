@@ -3,7 +3,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use tenantguard_lint::cli::{run, LintArgs, OutputFormat};
+use tenantguard_lint::cli::{run, LintArgs, Format};
 use tenantguard_lint::{source, Linter};
 use tenantguard_rules::{Config, Finding};
 
@@ -167,7 +167,7 @@ async fn cli_runs_share_the_cache_dir() {
     let mut reports = Vec::new();
     for i in 0..2 {
         let out = tmp.path().join(format!("out{i}.json"));
-        let mut a = args(vec![m.clone()], OutputFormat::Json, &out);
+        let mut a = args(vec![m.clone()], Format::Json, &out);
         (a.no_cache, a.cache_dir) = (false, Some(cache.clone()));
         run(a).await.unwrap();
         let doc: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
@@ -196,7 +196,7 @@ async fn layouts_and_bad_files() {
     assert_eq!(f.line, Some(2));
 }
 
-fn args(paths: Vec<PathBuf>, format: OutputFormat, out: &Path) -> LintArgs {
+fn args(paths: Vec<PathBuf>, format: Format, out: &Path) -> LintArgs {
     LintArgs { paths, format: Some(format), output: Some(out.to_path_buf()), no_app: true, no_cache: true, ..Default::default() }
 }
 
@@ -207,7 +207,7 @@ async fn cli_sarif_has_lint_rules_and_regions() {
     std::fs::create_dir(&m).unwrap();
     write(&m, "001.sql", "CREATE TABLE t (id int, tenant_id uuid);\nCREATE TABLEX;\n");
     let out = tmp.path().join("out.sarif");
-    let code = run(args(vec![m.clone()], OutputFormat::Sarif, &out)).await.unwrap();
+    let code = run(args(vec![m.clone()], Format::Sarif, &out)).await.unwrap();
     assert_eq!(code, std::process::ExitCode::from(1));
     let doc: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
     let rules = doc["runs"][0]["tool"]["driver"]["rules"].as_array().unwrap();
@@ -228,7 +228,7 @@ async fn cli_errors_of_use() {
     let out = tmp.path().join("o");
     let empty = tmp.path().join("empty");
     std::fs::create_dir(&empty).unwrap();
-    let mut a = args(vec![], OutputFormat::Text, &out);
+    let mut a = args(vec![], Format::Text, &out);
     a.migrations_dir = Some(empty.clone());
     let e = run(a).await.unwrap_err().to_string();
     assert!(e.contains("no migrations in"), "{e}");
@@ -237,7 +237,7 @@ async fn cli_errors_of_use() {
     let m = tmp.path().join("m");
     std::fs::create_dir(&m).unwrap();
     write(&m, "1.sql", "SELECT 1;\n");
-    let mut a = args(vec![m.clone()], OutputFormat::Text, &out);
+    let mut a = args(vec![m.clone()], Format::Text, &out);
     a.base = Some("HEAD".into());
     let e = format!("{:#}", run(a).await.unwrap_err());
     assert!(e.contains("git repository"), "{e}");
@@ -260,7 +260,7 @@ async fn base_reports_only_new_findings() {
     write(&m, "003_new.sql", "CREATE TABLE new_t (id int, tenant_id uuid);\n");
     write(&m, "001_late.sql", "SELECT 1;\n");
     let out = tmp.path().join("out.json");
-    let mut a = args(vec![m.clone()], OutputFormat::Json, &out);
+    let mut a = args(vec![m.clone()], Format::Json, &out);
     a.base = Some("HEAD".into());
     a.fail_on = Some(tenantguard_lint::cli::FailOn::Never);
     run(a).await.unwrap();
@@ -270,7 +270,7 @@ async fn base_reports_only_new_findings() {
     assert!(!fs.iter().any(|f| f["object"] == "public.old_t"), "{fs:#?}");
     assert!(fs.iter().any(|f| f["rule"] == "migration-order" && f["object"].as_str().unwrap().ends_with("001_late.sql")), "{fs:#?}");
 
-    let mut a = args(vec![m.clone()], OutputFormat::Json, &out);
+    let mut a = args(vec![m.clone()], Format::Json, &out);
     a.base = Some("no-such-ref".into());
     let e = format!("{:#}", run(a).await.unwrap_err());
     assert!(e.contains("no such commit"), "{e}");

@@ -1,6 +1,7 @@
 //! One emitter per format. All of them render the same [`Report`].
 
 mod github;
+pub mod html;
 mod json;
 mod markdown;
 mod sarif;
@@ -24,13 +25,16 @@ pub const DEFAULT_DOCS_URL: &str = "https://github.com/tenantguard/tenantguard/b
 /// Version of the JSON contract; bumped on any incompatible change (docs/json-format.md).
 pub const JSON_FORMAT_VERSION: u32 = 1;
 
+/// Output formats; behind the `clap` feature also the `--format` value of audit and lint.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "clap", derive(clap::ValueEnum))]
 pub enum Format {
     Text,
     Json,
     Sarif,
     Markdown,
     Github,
+    Html,
 }
 
 impl Format {
@@ -41,6 +45,7 @@ impl Format {
             "sarif" => Some(Format::Sarif),
             "markdown" | "md" => Some(Format::Markdown),
             "github" => Some(Format::Github),
+            "html" => Some(Format::Html),
             _ => None,
         }
     }
@@ -63,6 +68,7 @@ pub fn render(report: &Report, format: Format, color: bool) -> String {
         Format::Sarif => sarif::render(report),
         Format::Markdown => markdown::render(report),
         Format::Github => github::render(report),
+        Format::Html => html::render(report),
     }
 }
 

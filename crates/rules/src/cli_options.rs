@@ -81,3 +81,23 @@ mod tests {
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }
+
+/// `--fail-on`: the lowest tier that makes the command exit 1.
+#[derive(clap::ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FailOn {
+    Critical,
+    Major,
+    Minor,
+    Never,
+}
+
+impl FailOn {
+    pub fn threshold(self) -> Option<crate::Severity> {
+        match self {
+            FailOn::Critical => Some(crate::Severity::Critical),
+            FailOn::Major => Some(crate::Severity::Major),
+            FailOn::Minor => Some(crate::Severity::Minor),
+            FailOn::Never => None,
+        }
+    }
+}

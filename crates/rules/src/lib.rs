@@ -20,7 +20,7 @@ pub mod tenant;
 
 pub use audit::{Audit, Op};
 #[cfg(feature = "clap")]
-pub use cli_options::TenantOptions;
+pub use cli_options::{FailOn, TenantOptions};
 pub use config::Config;
 pub use finding::{Finding, ObjectKind, Severity};
 pub use rules::{all_rules, RuleInfo};
