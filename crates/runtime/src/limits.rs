@@ -37,6 +37,11 @@ impl TenantConcurrency {
             slots.entry(*tenant).or_insert_with(|| Arc::new(Semaphore::new(self.cap as usize))).clone()
         };
         let mut guard = TenantPermit { tenant: *tenant, permit: None, slots: self.slots.clone() };
+        // Uncontended (the usual case): no timer to arm and cancel.
+        if let Ok(permit) = semaphore.clone().try_acquire_owned() {
+            guard.permit = Some(permit);
+            return Ok(guard);
+        }
         // Bind the outcome first so the acquire future (and its Arc) is gone before `guard`
         // may be dropped: the drop check counts references.
         let outcome = tokio::time::timeout(wait, semaphore.acquire_owned()).await;
