@@ -244,6 +244,7 @@ rule_tests! {
     unique_without_tenant => "unique-without-tenant",
     policy_context_per_row => "policy-context-per-row",
     tenant_index_missing => "tenant-index-missing",
+    tenant_table_not_audited => "tenant-table-not-audited",
     isolation_model => "isolation-model",
     app_roles_assumed => "app-roles-assumed",
     unchecked_privileges => "unchecked-privileges",

@@ -25,6 +25,7 @@ mod security_definer_search_path;
 mod security_definer_unscoped;
 mod session_level_tenant_context;
 mod tenant_index_missing;
+mod tenant_table_not_audited;
 mod trigger_copies_tenant_rows;
 mod unchecked_privileges;
 mod unique_without_tenant;
@@ -65,6 +66,7 @@ static RULES: &[&RuleInfo] = &[
     &unique_without_tenant::RULE,
     &policy_context_per_row::RULE,
     &tenant_index_missing::RULE,
+    &tenant_table_not_audited::RULE,
     &isolation_model::RULE,
     &app_roles_assumed::RULE,
     &unchecked_privileges::RULE,

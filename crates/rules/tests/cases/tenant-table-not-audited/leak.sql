@@ -1,0 +1,6 @@
+-- An audit log exists, but nothing writes the app's changes to notes into it: an UPDATE
+-- commits and the tenant's log has no trace of it.
+-- include: base
+-- include: audit-base
+-- expect: tenant-table-not-audited public.notes
+-- leak: UPDATE notes SET body = 'unrecorded' WHERE id = 1; SELECT CASE WHEN count(*) = 0 THEN 1 ELSE 0 END FROM audit_log WHERE entity = 'notes'
