@@ -3,5 +3,6 @@
 pub mod app;
 pub mod jobs;
 pub mod migrate;
+pub mod sealer;
 
 pub use app::{router, AppConfig, AppState};

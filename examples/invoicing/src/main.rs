@@ -23,6 +23,10 @@ struct Args {
     /// The database URL points at PgBouncer in transaction mode.
     #[arg(long)]
     pgbouncer: bool,
+    /// Also run the audit log's sealer, logged in with this URL (the invoicing_sealer role of
+    /// migration 007, never the app role); without it, run `tenantguard audit-log seal` beside.
+    #[arg(long, env = "INVOICING_SEALER_URL", hide_env_values = true)]
+    sealer_url: Option<String>,
 }
 
 #[tokio::main]
@@ -38,6 +42,9 @@ async fn main() -> anyhow::Result<()> {
     let app = router(state, &AppConfig::new(args.jwt_secret.as_bytes()))?;
     let worker = invoicing::jobs::worker(pool);
     tokio::spawn(async move { worker.run(Duration::from_millis(200), std::future::pending()).await });
+    if let Some(url) = args.sealer_url {
+        tokio::spawn(invoicing::sealer::run(url, "audit".into(), Duration::from_millis(200)));
+    }
     let listener = tokio::net::TcpListener::bind(args.listen).await?;
     tracing::info!(addr = %args.listen, "invoicing listening");
     axum::serve(listener, app).with_graceful_shutdown(async { let _ = tokio::signal::ctrl_c().await; }).await?;
