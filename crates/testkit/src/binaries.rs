@@ -27,7 +27,7 @@ impl PgBinaries {
                 Some((v, e.path().join("bin")))
             })
             .collect();
-        debian.sort_by(|a, b| b.0.cmp(&a.0));
+        debian.sort_by_key(|d| std::cmp::Reverse(d.0));
         candidates.extend(debian.into_iter().map(|(_, p)| p));
         if let Ok(path) = std::env::var("PATH") {
             candidates.extend(std::env::split_paths(&path));

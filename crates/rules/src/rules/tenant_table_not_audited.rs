@@ -22,7 +22,10 @@ pub static RULE: RuleInfo = RuleInfo {
     check,
 };
 
-const OPS: [(&str, Privilege, fn(&Trigger) -> bool); 3] = [
+/// An operation: its name, the privilege that allows it, whether a trigger fires on it.
+type OpCheck = (&'static str, Privilege, fn(&Trigger) -> bool);
+
+const OPS: [OpCheck; 3] = [
     ("INSERT", Privilege::Insert, |t| t.on_insert),
     ("UPDATE", Privilege::Update, |t| t.on_update),
     ("DELETE", Privilege::Delete, |t| t.on_delete),
