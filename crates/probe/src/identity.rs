@@ -6,11 +6,15 @@
 //! * which settings carry the user id (`request.jwt.claim.sub`, the `sub` of
 //!   `request.jwt.claims`, or whatever setting `auth.uid()`'s body reads),
 //! * the membership table the policies look the user up in (its user and tenant columns),
+//!   or the one `[membership]` in `tenantguard.toml` names,
 //! * which tables are pinned to the role itself (role per tenant).
 
 use std::collections::{BTreeMap, BTreeSet};
+
+use anyhow::bail;
 use tenantguard_catalog::expr::{Expr, Statement};
-use tenantguard_catalog::{Function, Oid, Relation};
+use tenantguard_catalog::{Function, Oid, QualifiedName, Relation};
+use tenantguard_rules::config::MembershipConfig;
 use tenantguard_rules::context::{Source, Value};
 use tenantguard_rules::Audit;
 
@@ -252,10 +256,32 @@ pub struct Membership {
     /// Quoted user column, and its raw name.
     pub user_column: String,
     pub user_name: String,
-    /// Quoted tenant column.
+    /// Quoted tenant column, and its raw name.
     pub tenant_column: String,
+    pub tenant_name: String,
     /// The user column's type (filled from the column types).
     pub user_type: Option<crate::synth::ColType>,
+    /// The tenant column's type (filled from the column types).
+    pub tenant_type: Option<crate::synth::ColType>,
+    /// Named by `[membership]` in the config rather than detected.
+    pub configured: bool,
+}
+
+impl Membership {
+    fn new(rel: &Relation, user: &str, tenant: &str, configured: bool) -> Membership {
+        Membership {
+            oid: rel.oid,
+            display: display(&rel.schema, &rel.name),
+            sql: qualified(&rel.schema, &rel.name),
+            user_column: ident(user),
+            user_name: user.to_string(),
+            tenant_column: ident(tenant),
+            tenant_name: tenant.to_string(),
+            user_type: None,
+            tenant_type: None,
+            configured,
+        }
+    }
 }
 
 /// The whole schema's identity model.
@@ -282,7 +308,75 @@ fn looks_like_user_column(name: &str) -> bool {
     n.contains("user") || n.contains("member") || n.contains("profile") || n == "uid" || n == "sub" || n == "principal_id"
 }
 
-pub fn build(audit: &Audit) -> IdentityModel {
+/// The tenant column of a membership table as detection sees it: the tenant model's first
+/// tenant column of the table, else a column named like a tenant column.
+fn detected_tenant_column(audit: &Audit, rel: &Relation) -> Option<String> {
+    audit
+        .model
+        .tables
+        .get(&rel.oid)
+        .and_then(|t| t.columns.first().cloned())
+        .or_else(|| rel.columns.iter().find(|c| audit.config.is_tenant_column(&c.name)).map(|c| c.name.clone()))
+}
+
+/// The membership table `[membership]` names, checked against the snapshot. Anything it names
+/// that does not exist is an error of use: the probe must not attack as the wrong user.
+fn configured_membership(audit: &Audit, cfg: &MembershipConfig) -> anyhow::Result<Membership> {
+    let db = &audit.snapshot.database;
+    let Some(name) = QualifiedName::parse(cfg.table.trim()) else {
+        bail!(
+            "[membership] table `{}` is not a table name; write it as schema.table (like public.team_members) in tenantguard.toml",
+            cfg.table
+        );
+    };
+    let Some(rel) = audit.snapshot.relation_by_name(&name) else {
+        bail!("[membership] table {name} does not exist in database {db}; fix [membership] table in tenantguard.toml (schema.table, as the policies name it)");
+    };
+    let shown = display(&rel.schema, &rel.name);
+    if !rel.kind.is_table() {
+        let kind = match rel.kind {
+            tenantguard_catalog::RelKind::View => "view",
+            tenantguard_catalog::RelKind::MaterializedView => "materialized view",
+            _ => "relation that holds no rows of its own",
+        };
+        bail!("[membership] table {shown} in database {db} is a {kind}, not a table; fix [membership] table in tenantguard.toml (the table the policies look the user up in)");
+    }
+    let columns = || rel.columns.iter().map(|c| c.name.as_str()).collect::<Vec<_>>().join(", ");
+    let user = cfg.user_column.trim();
+    if rel.column(user).is_none() {
+        bail!(
+            "[membership] user_column {user} does not exist in table {shown} of database {db} (its columns: {}); fix [membership] user_column in tenantguard.toml",
+            columns()
+        );
+    }
+    let tenant = match cfg.tenant_column.as_deref().map(str::trim) {
+        Some(t) => {
+            if rel.column(t).is_none() {
+                bail!(
+                    "[membership] tenant_column {t} does not exist in table {shown} of database {db} (its columns: {}); fix [membership] tenant_column in tenantguard.toml",
+                    columns()
+                );
+            }
+            t.to_string()
+        }
+        None => match detected_tenant_column(audit, rel).filter(|t| t != user) {
+            Some(t) => t,
+            None => bail!(
+                "[membership] table {shown} of database {db} has no column the probe recognises as the tenant (its columns: {}); set [membership] tenant_column in tenantguard.toml",
+                columns()
+            ),
+        },
+    };
+    if tenant == user {
+        bail!("[membership] user_column and tenant_column are both {user} in table {shown}; they must be two different columns (fix tenantguard.toml)");
+    }
+    Ok(Membership::new(rel, user, &tenant, true))
+}
+
+/// The identity model. `Err` only for an error of use: a `[membership]` table or column that
+/// does not exist.
+pub fn build(audit: &Audit) -> anyhow::Result<IdentityModel> {
+    let configured = audit.config.membership.as_ref().map(|c| configured_membership(audit, c)).transpose()?;
     let mut m = IdentityModel::default();
     let mut all = Sources::default();
     for rel in audit.snapshot.relations.iter().filter(|r| r.rls_enabled) {
@@ -297,7 +391,7 @@ pub fn build(audit: &Audit) -> IdentityModel {
     }
     m.identity = all.identity;
     if !m.identity {
-        return m;
+        return Ok(m);
     }
     m.settings = all.identity_settings.into_iter().collect();
     if m.settings.is_empty() {
@@ -307,6 +401,10 @@ pub fn build(audit: &Audit) -> IdentityModel {
     m.claims = all.identity_claims.into_iter().collect();
     if !m.claims.iter().any(|c| c == "sub") {
         m.claims.insert(0, "sub".into());
+    }
+    if configured.is_some() {
+        m.membership = configured;
+        return Ok(m);
     }
     // The membership table: a table the user-bound policies look up, with a user column and a tenant column.
     let mut counts: BTreeMap<Oid, usize> = BTreeMap::new();
@@ -322,26 +420,17 @@ pub fn build(audit: &Audit) -> IdentityModel {
         if !rel.kind.is_table() {
             continue;
         }
-        let tenant = audit.model.tables.get(&oid).and_then(|t| t.columns.first().cloned()).or_else(|| rel.columns.iter().find(|c| audit.config.is_tenant_column(&c.name)).map(|c| c.name.clone()));
-        let Some(tenant) = tenant else { continue };
+        let Some(tenant) = detected_tenant_column(audit, rel) else { continue };
         let user = rel
             .columns
             .iter()
             .find(|c| c.name != tenant && all.identity_columns.contains(&c.name.to_ascii_lowercase()))
             .or_else(|| rel.columns.iter().find(|c| c.name != tenant && looks_like_user_column(&c.name)));
         let Some(user) = user else { continue };
-        m.membership = Some(Membership {
-            oid,
-            display: display(&rel.schema, &rel.name),
-            sql: qualified(&rel.schema, &rel.name),
-            user_column: ident(&user.name),
-            user_name: user.name.clone(),
-            tenant_column: ident(&tenant),
-            user_type: None,
-        });
+        m.membership = Some(Membership::new(rel, &user.name, &tenant, false));
         break;
     }
-    m
+    Ok(m)
 }
 
 #[cfg(test)]

@@ -82,12 +82,13 @@ pub async fn probe(opts: &ProbeOptions) -> anyhow::Result<Matrix> {
             notes.push(format!("{role} holds no privilege on any tenant table: every attempt on a table is refused (check the role name and its grants)"));
         }
     }
-    let mut identity = identity::build(&audit);
+    let mut identity = identity::build(&audit)?;
     let mut needed = targets::relations_needed(&audit);
     needed.extend(identity.membership.as_ref().map(|m| m.oid));
     let types = column_types(&client, &needed).await.map_err(|e| anyhow!("reading column types: {}", error_text(&e)))?;
     if let Some(m) = identity.membership.as_mut() {
         m.user_type = types.get(&(m.oid, m.user_name.clone())).cloned();
+        m.tenant_type = types.get(&(m.oid, m.tenant_name.clone())).cloned();
     }
     notes.extend(identity_notes(&audit, &identity));
     let infos = function_info(&client).await?;
@@ -140,10 +141,11 @@ fn identity_notes(audit: &Audit, id: &IdentityModel) -> Vec<String> {
     if id.identity {
         match &id.membership {
             Some(m) => notes.push(format!(
-                "policies resolve the tenant through the user: every attempt runs as a user who is a member of tenant A and not of B (from {}.{} by {}, synthesised there when none exists), with the user id in {}{}",
+                "policies resolve the tenant through the user: every attempt runs as a user who is a member of tenant A and not of B (from {}.{} by {}{}, synthesised there when none exists), with the user id in {}{}",
                 m.display,
                 m.user_name,
-                m.tenant_column.trim_matches('"'),
+                m.tenant_name,
+                if m.configured { ", as [membership] configures" } else { "" },
                 id.settings.join(", "),
                 if id.claims.is_empty() { String::new() } else { format!(" and request.jwt.claims {{{}}}", id.claims.join(", ")) }
             )),
@@ -151,6 +153,14 @@ fn identity_notes(audit: &Audit, id: &IdentityModel) -> Vec<String> {
                 "policies read the user ({}), but no membership table (a table they look up with a user column and a tenant column) was found: attempts run as a synthetic user who belongs to no tenant",
                 id.settings.join(", ")
             )),
+        }
+    }
+    if !id.identity {
+        if let Some(cfg) = &audit.config.membership {
+            notes.push(format!(
+                "[membership] names {}, but no policy resolves the tenant through the user (auth.uid(), request.jwt.claim.sub): it is not used",
+                cfg.table
+            ));
         }
     }
     let pinned: Vec<String> = id

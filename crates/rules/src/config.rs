@@ -30,6 +30,24 @@ pub struct Config {
     /// Lint: where migrations live and how they are laid out (read by `tenantguard lint`).
     #[serde(default)]
     pub lint: Option<toml::Table>,
+    /// The membership table that resolves a user (`auth.uid()`) to their tenants; detected
+    /// from the policies when absent.
+    #[serde(default)]
+    pub membership: Option<MembershipConfig>,
+}
+
+/// `[membership]`: the table the policies look a user's tenants up in, for when detection
+/// (the most-referenced lookup table of the user-bound policies) guesses wrong.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MembershipConfig {
+    /// `schema.table` (`team_members` alone means `public.team_members`).
+    pub table: String,
+    /// The column that holds the user id (what `auth.uid()` returns).
+    pub user_column: String,
+    /// The column that holds the tenant; the table's tenant column as detected when absent.
+    #[serde(default)]
+    pub tenant_column: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -87,6 +105,17 @@ impl Config {
             }
             if e.table.trim().is_empty() {
                 return Err(invalid("an exemption names no table".into()));
+            }
+        }
+        if let Some(m) = &self.membership {
+            if m.table.trim().is_empty() {
+                return Err(invalid("[membership] table is empty: name the membership table as schema.table".into()));
+            }
+            if m.user_column.trim().is_empty() {
+                return Err(invalid("[membership] user_column is empty: name the column that holds the user id".into()));
+            }
+            if m.tenant_column.as_deref().is_some_and(|c| c.trim().is_empty()) {
+                return Err(invalid("[membership] tenant_column is empty: name the column that holds the tenant, or leave it out".into()));
             }
         }
         for name in self.tenant_settings.iter() {
@@ -148,9 +177,35 @@ mod tests {
     }
 
     #[test]
+    fn reads_the_membership_table() {
+        let c = Config::parse("[membership]\ntable = 'public.team_members'\nuser_column = 'account_ref'\ntenant_column = 'team_id'\n", "t.toml").unwrap();
+        assert_eq!(
+            c.membership,
+            Some(MembershipConfig { table: "public.team_members".into(), user_column: "account_ref".into(), tenant_column: Some("team_id".into()) })
+        );
+        let c = Config::parse("app_roles = ['app']\n[membership]\ntable = 'crew'\nuser_column = 'account_ref'\n", "t.toml").unwrap();
+        let m = c.membership.unwrap();
+        assert_eq!((m.table.as_str(), m.user_column.as_str(), m.tenant_column), ("crew", "account_ref", None));
+        assert!(Config::default().membership.is_none());
+        assert!(Config::parse("app_roles = ['app']", "t.toml").unwrap().membership.is_none());
+    }
+
+    #[test]
+    fn rejects_a_bad_membership_table() {
+        let err = Config::parse("[membership]\ntable = 'crew'\nuser_column = 'a'\nuser_col = 'b'\n", "t.toml").unwrap_err().to_string();
+        assert!(err.contains("user_col") && err.contains("t.toml"), "{err}");
+        let err = Config::parse("[membership]\ntable = 'crew'\n", "t.toml").unwrap_err().to_string();
+        assert!(err.contains("user_column"), "{err}");
+        let err = Config::parse("[membership]\ntable = ''\nuser_column = 'a'\n", "t.toml").unwrap_err().to_string();
+        assert!(err.contains("[membership] table"), "{err}");
+        let err = Config::parse("[membership]\ntable = 'crew'\nuser_column = 'a'\ntenant_column = ' '\n", "t.toml").unwrap_err().to_string();
+        assert!(err.contains("tenant_column"), "{err}");
+    }
+
+    #[test]
     fn arbitrary_input_never_panics() {
         // A tiny deterministic fuzz over byte soup and near-valid documents.
-        let pieces = ["app_roles", "=", "[", "]", "'x'", "\n", "[[exempt]]", "table", "reason", "\"", "{", "}", "1", "true", "é", "\0"];
+        let pieces = ["app_roles", "=", "[", "]", "'x'", "\n", "[[exempt]]", "[membership]", "user_column", "table", "reason", "\"", "{", "}", "1", "true", "é", "\0"];
         let mut seed: u64 = 0x9e3779b97f4a7c15;
         for _ in 0..5000 {
             let mut doc = String::new();

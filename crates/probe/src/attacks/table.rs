@@ -6,8 +6,8 @@ use tokio_postgres::Client;
 use super::{context, read, write, ContextSpec};
 use crate::matrix::{Operation, Outcome, ProbeResult};
 use crate::sql::{lit, HELPER, TIMEOUTS};
-use crate::synth::fill;
-use crate::targets::{TableTarget, Targets};
+use crate::synth::{fill, TENANT};
+use crate::targets::{TableTarget, Targets, Template};
 
 /// What every attempt on one object needs.
 pub struct Scope<'a> {
@@ -223,6 +223,20 @@ pub async fn user_for(client: &Client, targets: &Targets, a: &str, b: &str, setu
             template.exprs.push(value);
         }
     }
+    // The member belongs to tenant A: a tenant column the tenant model does not know (one
+    // `[membership]` names) would otherwise get an arbitrary value.
+    let tenant_value = match &m.tenant_type {
+        Some(ty) => format!("CAST({TENANT} AS {})", ty.format),
+        None => TENANT.to_string(),
+    };
+    match template.columns.iter().position(|c| c == tc) {
+        Some(i) if tenant_bound(&template, &template.exprs[i]) => {}
+        Some(i) => template.exprs[i] = tenant_value,
+        None => {
+            template.columns.push(tc.clone());
+            template.exprs.push(tenant_value);
+        }
+    }
     let sql = format!("{} RETURNING {u}::text", fill(&template.insert(&mt.sql), a));
     client.batch_execute("SAVEPOINT tg_member").await.map_err(|e| tenantguard_catalog::reader::error_text(&e))?;
     match one(client, &sql).await {
@@ -240,6 +254,16 @@ pub async fn user_for(client: &Client, targets: &Targets, a: &str, b: &str, setu
             Err(format!("cannot synthesise a member of tenant {a} in {}: {e}", m.display))
         }
     }
+}
+
+/// A template value that already carries the tenant: the placeholder itself, or a column of
+/// a parent row chosen by tenant (`fN.col` with `fN`'s subquery filtered on the placeholder).
+fn tenant_bound(template: &Template, expr: &str) -> bool {
+    if expr.contains(TENANT) {
+        return true;
+    }
+    let Some((alias, _)) = expr.split_once('.') else { return false };
+    template.from.iter().any(|f| f.ends_with(&format!(" {alias}")) && f.contains(TENANT))
 }
 
 /// A user id of the membership table's user type that no real user is likely to have.
