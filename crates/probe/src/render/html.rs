@@ -5,9 +5,7 @@ use std::fmt::Write;
 
 use crate::matrix::{Matrix, Outcome};
 
-pub fn escape(s: &str) -> String {
-    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;").replace('\'', "&#39;")
-}
+pub use tenantguard_report::html::escape;
 
 pub fn render(m: &Matrix) -> String {
     let s = m.summary();
