@@ -89,6 +89,11 @@ async fn a_configured_membership_table_is_attacked_as_a_real_member() {
             assert_eq!(m.find(table, op), Some(Outcome::Isolated), "{table} {op:?}\n{text}");
         }
     }
+    // The membership table itself is attacked by its configured tenant column (team_id is no
+    // tenant column the model knows): a member of A reads no member of B, adds none to B.
+    for op in [Op::Select, Op::Insert] {
+        assert_eq!(m.find("public.crew", op), Some(Outcome::Isolated), "crew {op:?}\n{text}");
+    }
     assert!(
         m.notes.iter().any(|n| n.contains("member of tenant A") && n.contains("public.crew.account_ref by team_id") && n.contains("[membership]")),
         "{:?}",
@@ -133,6 +138,22 @@ async fn a_configured_membership_table_finds_the_leak() {
     assert_eq!(cell.outcome, Outcome::Leak, "{text}");
     assert!(cell.setup.iter().any(|s| s.contains("\"crew\"") && s.contains("\"team_id\"") && s.contains(A)), "{:?}", cell.setup);
     assert_eq!(m.find("public.notes", Op::Select), Some(Outcome::Isolated), "{text}");
+}
+
+/// A membership table every member may read (and join): the probe finds both on the table
+/// itself, though it is a tenant table only by the column `[membership]` names.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_configured_membership_table_is_itself_attacked() {
+    let open = "DROP POLICY own_crew ON crew; CREATE POLICY any_crew ON crew USING (true); GRANT INSERT ON crew TO app_user;";
+    let c = cluster_with("db", &format!("{}\n{open}", schema()));
+    let client = tenantguard_catalog::reader::connect(&c.url("db")).await.unwrap();
+    let before = fingerprint::take(&client).await.unwrap();
+    let m = run(&c, "db", config(CONFIGURED)).await;
+    let text = show(&m);
+    assert_eq!(before, fingerprint::take(&client).await.unwrap(), "the probe changed the database");
+    assert_eq!(m.summary().error, 0, "{text}");
+    assert_eq!(m.find("public.crew", Op::Select), Some(Outcome::Leak), "{text}");
+    assert_eq!(m.find("public.crew", Op::Insert), Some(Outcome::Leak), "{text}");
 }
 
 #[derive(Parser)]
