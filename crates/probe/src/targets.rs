@@ -144,16 +144,8 @@ pub fn build(audit: &Audit, app: Oid, types: &Types, function_args: &FunctionArg
         }
         let mut target = table_target(audit, rel, types);
         target.role_pinned = identity.role_pinned(oid);
-        if let Some(m) = identity.membership.as_ref().filter(|m| m.oid == oid) {
-            target.membership_user = Some(m.user_name.clone());
-            if !audit.model.is_tenant_table(oid) {
-                // A membership table `[membership]` names by a tenant column the tenant model
-                // does not know: attack it as a tenant table keyed by that column, so reading
-                // B's members and adding oneself to B are tried like on any tenant table.
-                scope_by_column(audit, rel, types, &mut target, &m.tenant_name);
-                t.tables.insert(oid, target);
-                continue;
-            }
+        if identity.membership.as_ref().is_some_and(|m| m.oid == oid) {
+            target.membership_user = identity.membership.as_ref().map(|m| m.user_name.clone());
         }
         if audit.model.is_tenant_table(oid) {
             t.tables.insert(oid, target);
@@ -320,22 +312,6 @@ fn table_target(audit: &Audit, rel: &Relation, types: &Types) -> TableTarget {
         skip: None,
         role_pinned: false,
         membership_user: None,
-    }
-}
-
-/// Makes `target` a tenant table whose tenant is its own column `column`.
-fn scope_by_column(audit: &Audit, rel: &Relation, types: &Types, target: &mut TableTarget, column: &str) {
-    let quoted = ident(column);
-    let (template, parents, move_columns) = template(audit, rel, types, &[column.to_string()]);
-    target.tenant_scoped = true;
-    target.tenant_expr = Some(format!("x.{quoted}"));
-    target.direct_column = Some(quoted.clone());
-    target.tenant_type = types.get(&(rel.oid, column.to_string())).cloned();
-    target.template = template;
-    target.parents = parents;
-    target.move_columns = move_columns;
-    if target.update_column.as_deref() == Some(quoted.as_str()) {
-        target.update_column = rel.columns.iter().filter(|c| !c.generated && !c.identity && c.name != column).map(|c| ident(&c.name)).next();
     }
 }
 

@@ -126,20 +126,33 @@ impl Config {
         Ok(())
     }
 
+    /// The tenant column names: `tenant_columns` (or the defaults), plus the tenant column
+    /// `[membership]` names, which holds the tenant by definition.
     pub fn tenant_columns(&self) -> Vec<String> {
-        if self.tenant_columns.is_empty() {
+        let mut out: Vec<String> = if self.tenant_columns.is_empty() {
             DEFAULT_TENANT_COLUMNS.iter().map(|s| s.to_string()).collect()
         } else {
             self.tenant_columns.clone()
+        };
+        if let Some(c) = self.membership_tenant_column() {
+            if !out.iter().any(|o| o == c) {
+                out.push(c.to_string());
+            }
         }
+        out
     }
 
     pub fn is_tenant_column(&self, name: &str) -> bool {
-        if self.tenant_columns.is_empty() {
+        let listed = if self.tenant_columns.is_empty() {
             DEFAULT_TENANT_COLUMNS.contains(&name)
         } else {
             self.tenant_columns.iter().any(|c| c == name)
-        }
+        };
+        listed || self.membership_tenant_column() == Some(name)
+    }
+
+    fn membership_tenant_column(&self) -> Option<&str> {
+        self.membership.as_ref().and_then(|m| m.tenant_column.as_deref()).map(str::trim)
     }
 
     pub fn tenant_claims(&self) -> Vec<String> {
@@ -188,6 +201,25 @@ mod tests {
         assert_eq!((m.table.as_str(), m.user_column.as_str(), m.tenant_column), ("crew", "account_ref", None));
         assert!(Config::default().membership.is_none());
         assert!(Config::parse("app_roles = ['app']", "t.toml").unwrap().membership.is_none());
+    }
+
+    #[test]
+    fn the_membership_tenant_column_is_a_tenant_column() {
+        let c = Config::parse("[membership]
+table = 'crew'
+user_column = 'account_ref'
+tenant_column = 'team_id'
+", "t.toml").unwrap();
+        assert!(c.is_tenant_column("team_id") && c.is_tenant_column("tenant_id"));
+        assert!(c.tenant_columns().iter().any(|x| x == "team_id") && c.tenant_columns().iter().any(|x| x == "tenant_id"));
+        let c = Config::parse("tenant_columns = ['org']
+[membership]
+table = 'crew'
+user_column = 'u'
+tenant_column = 'team_id'
+", "t.toml").unwrap();
+        assert_eq!(c.tenant_columns(), vec!["org".to_string(), "team_id".to_string()]);
+        assert!(!c.is_tenant_column("tenant_id"));
     }
 
     #[test]
