@@ -144,15 +144,34 @@ fn report_rates(name: &str, label_a: &str, label_b: &str, rounds: Vec<(f64, f64)
     );
 }
 
-async fn plain_tx(pool: &PgPool, k: i32) {
+/// The query both transactions run: one row by key (the smallest query, so the transaction's
+/// own cost weighs most), or a page of 20 rows (closer to what a request reads).
+#[derive(Clone, Copy)]
+enum Query {
+    Row,
+    Page,
+}
+
+impl Query {
+    fn sql(self) -> &'static str {
+        match self {
+            Query::Row => "SELECT k, v FROM kv WHERE k = $1",
+            Query::Page => "SELECT k, v FROM kv WHERE k >= $1 ORDER BY k LIMIT 20",
+        }
+    }
+}
+
+async fn plain_tx(pool: &PgPool, q: Query, k: i32) {
     let mut tx = pool.begin().await.unwrap();
-    let _: String = sqlx::query_scalar("SELECT v FROM kv WHERE k = $1").bind(k).fetch_one(&mut *tx).await.unwrap();
+    let rows: Vec<(i32, String)> = sqlx::query_as(q.sql()).bind(k).fetch_all(&mut *tx).await.unwrap();
+    assert!(!rows.is_empty());
     tx.commit().await.unwrap();
 }
 
-async fn tenant_tx(pool: &TenantPool, tenant: &TenantId, k: i32) {
+async fn tenant_tx(pool: &TenantPool, tenant: &TenantId, q: Query, k: i32) {
     let mut tx = pool.begin(tenant).await.unwrap();
-    let _: String = sqlx::query_scalar("SELECT v FROM kv WHERE k = $1").bind(k).fetch_one(tx.conn()).await.unwrap();
+    let rows: Vec<(i32, String)> = sqlx::query_as(q.sql()).bind(k).fetch_all(tx.conn()).await.unwrap();
+    assert!(!rows.is_empty());
     tx.commit().await.unwrap();
 }
 
@@ -179,35 +198,47 @@ async fn main() {
     let plain_noping = PgPoolOptions::new().max_connections(POOL).test_before_acquire(false).connect(&app_url).await.unwrap();
     let (rounds, secs) = if quick { (2, 0.05) } else { (15, 2.0) };
     let tenants_arc = std::sync::Arc::new(tenants.clone());
-    let run_plain = |pool: PgPool| move || {
+    let run_plain = |pool: PgPool, q: Query| move || {
         let pool = pool.clone();
         throughput(secs, move |i| {
             let pool = pool.clone();
-            async move { plain_tx(&pool, (i % 1000 + 1) as i32).await }
+            async move { plain_tx(&pool, q, (i % 980 + 1) as i32).await }
         })
     };
-    let run_tenant = || {
+    let run_tenant = |q: Query| {
         let (pool, tenants) = (scoped.clone(), tenants_arc.clone());
-        throughput(secs, move |i| {
+        move || {
             let (pool, tenants) = (pool.clone(), tenants.clone());
-            async move { tenant_tx(&pool, &tenants[i % 1000], (i % 1000 + 1) as i32).await }
-        })
+            throughput(secs, move |i| {
+                let (pool, tenants) = (pool.clone(), tenants.clone());
+                async move { tenant_tx(&pool, &tenants[i % 1000], q, (i % 980 + 1) as i32).await }
+            })
+        }
     };
     // Warm up both paths (prepared statements, connections, plpgsql caches).
-    run_plain(plain.clone())().await;
-    run_plain(plain_noping.clone())().await;
-    run_tenant().await;
-    let t = interleave_rates(rounds, run_plain(plain.clone()), run_tenant).await;
+    for q in [Query::Row, Query::Page] {
+        run_plain(plain.clone(), q)().await;
+        run_plain(plain_noping.clone(), q)().await;
+        run_tenant(q)().await;
+    }
+    let t = interleave_rates(rounds, run_plain(plain.clone(), Query::Row), run_tenant(Query::Row)).await;
     report_rates(
-        &format!("tenant transaction vs plain sqlx transaction (pool defaults), {CLIENTS} clients, {POOL} connections"),
+        &format!("tenant transaction vs plain sqlx transaction (pool defaults), one row by key, {CLIENTS} clients, {POOL} connections"),
         "A: plain pool.begin() + query + commit",
         "B: TenantPool::begin + query + commit",
         t,
     );
-    let t = interleave_rates(rounds, run_plain(plain_noping.clone()), run_tenant).await;
+    let t = interleave_rates(rounds, run_plain(plain_noping.clone(), Query::Row), run_tenant(Query::Row)).await;
     report_rates(
-        "tenant transaction vs plain sqlx transaction with test_before_acquire(false)",
+        "tenant transaction vs plain sqlx transaction with test_before_acquire(false), one row by key",
         "A: plain pool.begin() (no ping) + query + commit",
+        "B: TenantPool::begin + query + commit",
+        t,
+    );
+    let t = interleave_rates(rounds, run_plain(plain.clone(), Query::Page), run_tenant(Query::Page)).await;
+    report_rates(
+        "tenant transaction vs plain sqlx transaction (pool defaults), a page of 20 rows",
+        "A: plain pool.begin() + query + commit",
         "B: TenantPool::begin + query + commit",
         t,
     );
