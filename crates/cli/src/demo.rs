@@ -5,13 +5,11 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::Args;
-use tenantguard_report::{render, Report, DEFAULT_DOCS_URL};
-use tenantguard_rules::Config;
+use tenantguard_report::{render, Format, Report, DEFAULT_DOCS_URL};
+use tenantguard_rules::{Config, FailOn};
 use tenantguard_testkit::Cluster;
 
 use crate::audit_cmd::{audit_database, exit_code};
-use tenantguard_report::Format;
-use tenantguard_rules::FailOn;
 use crate::output::{color_wanted, emit};
 
 const SCHEMA: &str = include_str!("../demo/saas.sql");
