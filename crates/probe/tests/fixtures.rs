@@ -4,7 +4,7 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use common::*;
 use tenantguard_probe::{fingerprint, probe, Outcome};
@@ -24,22 +24,6 @@ fn cases() -> Vec<PathBuf> {
     out
 }
 
-fn load(path: &Path) -> (String, String) {
-    let text = std::fs::read_to_string(path).unwrap();
-    let (mut sql, mut config) = (String::new(), String::new());
-    for line in text.lines() {
-        if let Some(inc) = line.strip_prefix("-- include: ") {
-            sql.push_str(&read(&format!("crates/rules/tests/cases/{}.sql", inc.trim())));
-            sql.push('\n');
-        } else if let Some(c) = line.strip_prefix("-- config: ") {
-            config.push_str(c);
-            config.push('\n');
-        }
-    }
-    sql.push_str(&text);
-    (sql, config)
-}
-
 /// The id sequence of the fixtures' audit log (tests/cases/audit-base.sql and others).
 const AUDIT_SEQ: &str = "public.audit_log_id_seq";
 
@@ -47,7 +31,8 @@ const AUDIT_SEQ: &str = "public.audit_log_id_seq";
 async fn every_rule_fixture_is_probed_without_a_trace() {
     let mut report = Vec::new();
     for case in cases() {
-        let (sql, toml) = load(&case);
+        let name = case.strip_prefix(root().join("crates/rules/tests/cases")).unwrap_or(&case).display().to_string();
+        let (sql, toml) = load_case(&name);
         let c = Cluster::start().unwrap();
         c.create_database("case").unwrap();
         if c.psql("case", &sql).is_err() {
@@ -55,7 +40,6 @@ async fn every_rule_fixture_is_probed_without_a_trace() {
         }
         let client = tenantguard_catalog::reader::connect(&c.url("case")).await.unwrap();
         let before = fingerprint::take(&client).await.unwrap();
-        let name = case.strip_prefix(root().join("crates/rules/tests/cases")).unwrap_or(&case).display().to_string();
         let after = match probe(&opts(c.url("case"), config(&toml))).await {
             Ok(m) => {
                 let errors: Vec<String> =
@@ -92,7 +76,7 @@ async fn write_policies_and_fail_open_leaks_are_found() {
         ("write-policy-not-tenant-scoped/move-to-other-tenant.sql", Op::Move),
         ("policy-fails-open/is-null-or.sql", Op::NoContext),
     ] {
-        let (sql, toml) = load(&root().join("crates/rules/tests/cases").join(case));
+        let (sql, toml) = load_case(case);
         let c = Cluster::start().unwrap();
         c.create_database("case").unwrap();
         c.psql("case", &sql).unwrap();
