@@ -115,6 +115,21 @@ RETURNS bytea LANGUAGE sql IMMUTABLE PARALLEL SAFE
 AS $f$ SELECT sha256('\x7467616c312f6c696e6b'::bytea || prev || int8send(seq)
                      || @schema@.link_body(tenant_id, actor, action, entity, entity_id, at, txid) || payload_hash) $f$;
 
+-- Where each tenant's chain continues: its head, else (after retention dropped the months
+-- holding its start) its latest checkpoint, else seq 0 and 32 zero bytes. The one definition
+-- every sealer uses; callers lock the head rows first.
+CREATE OR REPLACE FUNCTION @schema@.chain_tips(p_tenants text[])
+RETURNS TABLE (tenant_id text, head_seq bigint, head_hash bytea) LANGUAGE sql STABLE
+AS $f$
+    SELECT t.t,
+           coalesce(h.seq, cp.seq, 0),
+           coalesce(h.hash, cp.hash, '\x0000000000000000000000000000000000000000000000000000000000000000'::bytea)
+      FROM unnest(p_tenants) AS t(t)
+      LEFT JOIN @schema@.head h ON h.tenant_id = t.t
+      LEFT JOIN LATERAL (SELECT c.seq, c.hash FROM @schema@.checkpoint c WHERE c.tenant_id = t.t
+                          ORDER BY c.seq DESC LIMIT 1) cp ON h.tenant_id IS NULL
+$f$;
+
 -- Seal one tenant's committed, unsealed rows in id order. The per-tenant lock is held
 -- only for this short transaction, never by the writers, so a hot tenant's writes do not
 -- queue behind each other; a concurrent sealer skips the tenant instead of waiting.
@@ -129,14 +144,8 @@ BEGIN
     IF NOT pg_try_advisory_xact_lock(1952539756, hashtext(p_tenant)) THEN
         RETURN 0;
     END IF;
-    SELECT h.seq, h.hash INTO h_seq, h_hash FROM @schema@.head h WHERE h.tenant_id = p_tenant FOR UPDATE;
-    IF NOT FOUND THEN
-        SELECT c.seq, c.hash INTO h_seq, h_hash FROM @schema@.checkpoint c
-         WHERE c.tenant_id = p_tenant ORDER BY c.seq DESC LIMIT 1;
-        IF NOT FOUND THEN
-            h_seq := 0; h_hash := '\x0000000000000000000000000000000000000000000000000000000000000000';
-        END IF;
-    END IF;
+    PERFORM 1 FROM @schema@.head h WHERE h.tenant_id = p_tenant FOR UPDATE;
+    SELECT t.head_seq, t.head_hash INTO h_seq, h_hash FROM @schema@.chain_tips(ARRAY[p_tenant]) t;
     first_seq := h_seq; first_prev := h_hash;
     FOR r IN SELECT l.id, l.at, @schema@.payload_hash(l.old_value, l.new_value) AS ph,
                     @schema@.link_body(l.tenant_id, l.actor, l.action, l.entity, l.entity_id, l.at, l.txid) AS body
@@ -185,13 +194,7 @@ BEGIN
     PERFORM 1 FROM @schema@.head h WHERE h.tenant_id = ANY (tenants) ORDER BY h.tenant_id FOR UPDATE;
     RETURN QUERY
     WITH s AS (
-        SELECT t.t AS tenant_id,
-               coalesce(h.seq, cp.seq, 0) AS head_seq,
-               coalesce(h.hash, cp.hash, '\x0000000000000000000000000000000000000000000000000000000000000000'::bytea) AS head_hash
-          FROM unnest(tenants) AS t(t)
-          LEFT JOIN @schema@.head h ON h.tenant_id = t.t
-          LEFT JOIN LATERAL (SELECT c.seq, c.hash FROM @schema@.checkpoint c WHERE c.tenant_id = t.t
-                              ORDER BY c.seq DESC LIMIT 1) cp ON h.tenant_id IS NULL)
+        SELECT * FROM @schema@.chain_tips(tenants))
     -- The oldest unsealed rows again, in this statement's snapshot (taken after the locks),
     -- kept for the tenants locked above: for each of them, a prefix of its rows in id order.
     -- (A hash join with the locked tenants: `tenant_id = ANY (tenants)` on a variable array
@@ -223,13 +226,7 @@ BEGIN
     END IF;
     PERFORM 1 FROM @schema@.head h WHERE h.tenant_id = ANY (tenants) ORDER BY h.tenant_id FOR UPDATE;
     WITH s AS (
-        SELECT t.t AS tenant_id,
-               coalesce(h.seq, cp.seq, 0) AS head_seq,
-               coalesce(h.hash, cp.hash, '\x0000000000000000000000000000000000000000000000000000000000000000'::bytea) AS head_hash
-          FROM unnest(tenants) AS t(t)
-          LEFT JOIN @schema@.head h ON h.tenant_id = t.t
-          LEFT JOIN LATERAL (SELECT c.seq, c.hash FROM @schema@.checkpoint c WHERE c.tenant_id = t.t
-                              ORDER BY c.seq DESC LIMIT 1) cp ON h.tenant_id IS NULL)
+        SELECT * FROM @schema@.chain_tips(tenants))
     SELECT string_agg(DISTINCT b.tenant_id, ', ') INTO bad
       FROM (SELECT x.tenant_id, x.seq, x.prev,
                    lag(x.seq) OVER w AS lseq, lag(x.h) OVER w AS lh, row_number() OVER w AS rn
