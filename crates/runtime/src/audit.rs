@@ -1,5 +1,5 @@
 use serde_json::Value;
-use sqlx::PgConnection;
+use sqlx::{PgConnection, SqlStr};
 
 use crate::Error;
 
@@ -23,7 +23,7 @@ pub struct AuditEvent<'a> {
 
 impl AuditEvent<'_> {
     /// Runs `sql` (`SELECT <schema>.record($1..$6)`) and returns the new event's id.
-    pub(crate) async fn record(self, sql: &str, persistent: bool, conn: &mut PgConnection) -> Result<i64, Error> {
+    pub(crate) async fn record(self, sql: SqlStr, persistent: bool, conn: &mut PgConnection) -> Result<i64, Error> {
         let id: i64 = sqlx::query_scalar(sql)
             .bind(self.actor)
             .bind(self.action)

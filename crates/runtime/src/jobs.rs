@@ -34,13 +34,10 @@ type Handler = Arc<dyn for<'a> Fn(&'a mut TenantTx, Job) -> JobFuture<'a> + Send
 impl TenantTx {
     /// Adds a job for this transaction's tenant; it becomes visible when this commits.
     pub async fn enqueue(&mut self, kind: &str, payload: Value) -> Result<i64, Error> {
-        let sql = format!(
-            "INSERT INTO {} (tenant_id, kind, payload) VALUES ($1, $2, $3) RETURNING id",
-            self.pool().options().jobs_table
-        );
+        let sql = self.pool().sql().enqueue_job.clone();
         let tenant = self.tenant().as_uuid();
         let persistent = self.persistent();
-        let id = sqlx::query_scalar(&sql)
+        let id = sqlx::query_scalar(sql)
             .bind(tenant)
             .bind(kind)
             .bind(payload)
@@ -91,11 +88,11 @@ impl Worker {
         let mut pass = Pass::default();
         let mut rejected = std::collections::HashSet::new();
         loop {
-            let sql = format!("SELECT job_id, tenant_id FROM {}($1)", self.pool.options().job_candidates_function);
+            let sql = self.pool.sql().job_candidates.clone();
             // In a transaction so that behind PgBouncer (transaction mode) the statement's
             // Parse and Execute reach the same server connection.
             let mut listing = self.pool.raw().begin().await?;
-            let candidates: Vec<(i64, Option<Uuid>)> = sqlx::query_as(&sql)
+            let candidates: Vec<(i64, Option<Uuid>)> = sqlx::query_as(sql)
                 .bind(self.batch)
                 .persistent(self.pool.persistent())
                 .fetch_all(&mut *listing)
@@ -127,15 +124,11 @@ impl Worker {
     }
 
     async fn run_job(&self, job_id: i64, tenant: TenantId, pass: &mut Pass) -> Result<(), Error> {
-        let table = &self.pool.options().jobs_table;
         let mut tx = self.pool.begin(&tenant).await?;
-        let lock = format!(
-            "SELECT id, kind, payload, attempts FROM {table} \
-             WHERE id = $1 AND status = 'queued' FOR UPDATE SKIP LOCKED"
-        );
+        let lock = self.pool.sql().lock_job.clone();
         let persistent = tx.persistent();
         let row: Option<(i64, String, Value, i32)> =
-            sqlx::query_as(&lock).bind(job_id).persistent(persistent).fetch_optional(tx.conn()).await?;
+            sqlx::query_as(lock).bind(job_id).persistent(persistent).fetch_optional(tx.conn()).await?;
         let Some((id, kind, payload, attempts)) = row else {
             pass.skipped += 1;
             return Ok(());
@@ -147,8 +140,8 @@ impl Worker {
         };
         let result = match outcome {
             Ok(()) => {
-                let done = format!("UPDATE {table} SET status = 'done', attempts = attempts + 1, done_at = now() WHERE id = $1");
-                match sqlx::query(&done).bind(id).persistent(persistent).execute(tx.conn()).await {
+                let done = self.pool.sql().job_done.clone();
+                match sqlx::query(done).bind(id).persistent(persistent).execute(tx.conn()).await {
                     Ok(_) => tx.commit().await.map_err(|e| e.to_string()),
                     Err(e) => Err(e.to_string()),
                 }
@@ -174,15 +167,10 @@ impl Worker {
 
     /// Counts the attempt in a fresh transaction (the failed one was rolled back).
     async fn record_failure(&self, job_id: i64, tenant: &TenantId, error: &str) -> Result<(), Error> {
-        let table = &self.pool.options().jobs_table;
-        let sql = format!(
-            "UPDATE {table} SET attempts = attempts + 1, last_error = $2, \
-             status = CASE WHEN attempts + 1 >= $3 THEN 'failed' ELSE 'queued' END \
-             WHERE id = $1 AND status = 'queued'"
-        );
+        let sql = self.pool.sql().job_failed.clone();
         let mut tx = self.pool.begin(tenant).await?;
         let persistent = tx.persistent();
-        sqlx::query(&sql).bind(job_id).bind(error).bind(self.max_attempts).persistent(persistent).execute(tx.conn()).await?;
+        sqlx::query(sql).bind(job_id).bind(error).bind(self.max_attempts).persistent(persistent).execute(tx.conn()).await?;
         tx.commit().await
     }
 

@@ -3,7 +3,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
-use sqlx::{PgConnection, PgPool, Postgres, Transaction};
+use sqlx::{AssertSqlSafe, PgConnection, PgPool, Postgres, SqlSafeStr, SqlStr, Transaction};
 
 use crate::limits::{TenantConcurrency, TenantPermit};
 use crate::{AuditEvent, Error, TenantId};
@@ -53,9 +53,55 @@ struct Inner {
     pool: PgPool,
     options: TenantPoolOptions,
     concurrency: TenantConcurrency,
-    audit_record: String,
-    set_tenant: String,
-    set_tenant_and_actor: String,
+    sql: Statements,
+}
+
+/// Every SQL text the runtime sends, built once from the checked option names (the only
+/// things ever placed into SQL text; tenants, actors and payloads are always parameters).
+/// `SqlStr` clones are reference counts, so a query costs no string building.
+pub(crate) struct Statements {
+    pub(crate) set_tenant: SqlStr,
+    pub(crate) set_tenant_and_actor: SqlStr,
+    pub(crate) audit_record: SqlStr,
+    pub(crate) enqueue_job: SqlStr,
+    pub(crate) job_candidates: SqlStr,
+    pub(crate) lock_job: SqlStr,
+    pub(crate) job_done: SqlStr,
+    pub(crate) job_failed: SqlStr,
+}
+
+impl Statements {
+    fn new(o: &TenantPoolOptions) -> Self {
+        let (jobs, tenant, actor) = (&o.jobs_table, &o.tenant_setting, &o.actor_setting);
+        Self {
+            set_tenant: checked(format!("SELECT set_config('{tenant}', $1, true)")),
+            // Same round trip for the actor: one statement, two transaction-local settings.
+            set_tenant_and_actor: checked(format!(
+                "SELECT set_config('{tenant}', $1, true), set_config('{actor}', $2, true)"
+            )),
+            audit_record: checked(audit_record_sql(&o.audit_schema)),
+            enqueue_job: checked(format!(
+                "INSERT INTO {jobs} (tenant_id, kind, payload) VALUES ($1, $2, $3) RETURNING id"
+            )),
+            job_candidates: checked(format!("SELECT job_id, tenant_id FROM {}($1)", o.job_candidates_function)),
+            lock_job: checked(format!(
+                "SELECT id, kind, payload, attempts FROM {jobs} WHERE id = $1 AND status = 'queued' FOR UPDATE SKIP LOCKED"
+            )),
+            job_done: checked(format!(
+                "UPDATE {jobs} SET status = 'done', attempts = attempts + 1, done_at = now() WHERE id = $1"
+            )),
+            job_failed: checked(format!(
+                "UPDATE {jobs} SET attempts = attempts + 1, last_error = $2, \
+                 status = CASE WHEN attempts + 1 >= $3 THEN 'failed' ELSE 'queued' END \
+                 WHERE id = $1 AND status = 'queued'"
+            )),
+        }
+    }
+}
+
+/// SQL whose only interpolations are names `check_name` accepted.
+fn checked(sql: String) -> SqlStr {
+    AssertSqlSafe(Arc::<str>::from(sql)).into_sql_str()
 }
 
 /// A pool that hands out tenant-scoped transactions only.
@@ -85,16 +131,9 @@ impl TenantPool {
         check_name("actor_setting", &options.actor_setting)?;
         check_name("jobs_table", &options.jobs_table)?;
         check_name("job_candidates_function", &options.job_candidates_function)?;
-        let audit_record = audit_record_sql(&options.audit_schema);
-        // The setting name is checked config, like a table name; the tenant stays a parameter.
-        let set_tenant = format!("SELECT set_config('{}', $1, true)", options.tenant_setting);
-        // Same round trip for the actor: one statement, two transaction-local settings.
-        let set_tenant_and_actor = format!(
-            "SELECT set_config('{}', $1, true), set_config('{}', $2, true)",
-            options.tenant_setting, options.actor_setting
-        );
+        let sql = Statements::new(&options);
         let concurrency = TenantConcurrency::new(options.max_tenant_transactions);
-        let inner = Inner { pool, options, concurrency, audit_record, set_tenant, set_tenant_and_actor };
+        let inner = Inner { pool, options, concurrency, sql };
         Ok(Self { inner: Arc::new(inner) })
     }
 
@@ -138,9 +177,9 @@ impl TenantPool {
         let want = tenant.to_string();
         let persistent = !self.inner.options.pgbouncer;
         let got: Option<String> = match actor {
-            None => sqlx::query_scalar(&self.inner.set_tenant).bind(&want).persistent(persistent).fetch_one(&mut *tx).await?,
+            None => sqlx::query_scalar(self.inner.sql.set_tenant.clone()).bind(&want).persistent(persistent).fetch_one(&mut *tx).await?,
             Some(actor) => {
-                let (got, _): (Option<String>, Option<String>) = sqlx::query_as(&self.inner.set_tenant_and_actor)
+                let (got, _): (Option<String>, Option<String>) = sqlx::query_as(self.inner.sql.set_tenant_and_actor.clone())
                     .bind(&want)
                     .bind(actor)
                     .persistent(persistent)
@@ -169,6 +208,10 @@ impl TenantPool {
 
     pub(crate) fn persistent(&self) -> bool {
         !self.inner.options.pgbouncer
+    }
+
+    pub(crate) fn sql(&self) -> &Statements {
+        &self.inner.sql
     }
 
     /// Tenants currently holding at least one transaction slot (bounded memory check).
@@ -269,7 +312,7 @@ impl TenantTx {
 
     /// [`TenantTx::audit`] with every field of the event, including the entity id.
     pub async fn audit_event(&mut self, event: AuditEvent<'_>) -> Result<i64, Error> {
-        let sql = &self.pool.inner.audit_record;
+        let sql = self.pool.sql().audit_record.clone();
         let persistent = self.pool.persistent();
         event.record(sql, persistent, &mut self.tx).await
     }

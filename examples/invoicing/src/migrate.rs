@@ -18,7 +18,8 @@ pub async fn apply(superuser_url: &str) -> anyhow::Result<()> {
     let mut conn = PgConnection::connect(superuser_url).await?;
     for file in files {
         let sql = std::fs::read_to_string(&file)?;
-        sqlx::raw_sql(&sql)
+        // The project's own migration files, run as written by the superuser.
+        sqlx::raw_sql(sqlx::AssertSqlSafe(sql))
             .execute(&mut conn)
             .await
             .map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
