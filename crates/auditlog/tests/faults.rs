@@ -21,7 +21,7 @@ async fn writer(url: String, tenant: &'static str, id: u64, stop: Arc<AtomicBool
             attempts.fetch_add(1, Ordering::Relaxed);
             let note = format!("w{id}-{n}");
             // Every fifth transaction rolls back, every seventh fails on an error.
-            let end = if n % 5 == 0 { "ROLLBACK" } else if n % 7 == 0 { "SELECT 1/0" } else { "COMMIT" };
+            let end = if n.is_multiple_of(5) { "ROLLBACK" } else if n.is_multiple_of(7) { "SELECT 1/0" } else { "COMMIT" };
             let sql = format!(
                 "BEGIN; SET LOCAL app.current_tenant = '{tenant}'; SET LOCAL app.current_actor = 'w{id}';
                  INSERT INTO public.invoices (tenant_id, amount, note) VALUES ('{tenant}', {n}, '{note}'), ('{tenant}', 1, '{note}-b');

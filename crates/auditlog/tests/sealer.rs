@@ -49,7 +49,7 @@ async fn seal_store_refuses_a_batch_that_does_not_continue_the_chain() {
         let n = ids.len() as i64;
         let seqs: Vec<i64> = (first..first + n).collect();
         let mut prevs = vec![prev.clone()];
-        prevs.extend(std::iter::repeat(hash.clone()).take(ids.len() - 1));
+        prevs.extend(std::iter::repeat_n(hash.clone(), ids.len() - 1));
         let hashes = vec![hash.clone(); ids.len()];
         let err = su
             .query_one("SELECT audit.seal_store($1, $2, $3, $4, $5, $6, $7)", &[&tenants, &ids, &ats, &seqs, &hashes, &prevs, &hashes])

@@ -35,7 +35,7 @@ impl AppContext {
         if self.tenant_settings.is_empty() {
             tenantguard_rules::context::looks_like_tenant_setting(&n)
         } else {
-            self.tenant_settings.iter().any(|s| *s == n)
+            self.tenant_settings.contains(&n)
         }
     }
 
@@ -205,7 +205,7 @@ fn scan_line(file: &str, lines: &[&str], i: usize, ctx: &AppContext, out: &mut V
     if !ctx.tenant_tables.is_empty() && sql_keyword().is_match(line) && on_pool && !in_tx {
         for cap in dml().captures_iter(line) {
             let table = cap[2].replace('"', "").to_ascii_lowercase();
-            if ctx.tenant_tables.iter().any(|t| *t == table) {
+            if ctx.tenant_tables.contains(&table) {
                 let col = cap.get(0).map(|m| m.start()).unwrap_or(0);
                 out.push((
                     i,
@@ -276,7 +276,7 @@ fn apply_suppressions(file: &str, lines: &[&str], raw: Vec<(usize, Finding)>) ->
         }
         for c in candidates {
             if let Some(Ok(ig)) = ignore_at(c) {
-                if ig.rules.iter().any(|r| *r == f.rule) {
+                if ig.rules.contains(&f.rule) {
                     used[c] = true;
                     continue 'findings;
                 }

@@ -241,7 +241,7 @@ fn scratch_dir() -> Option<PathBuf> {
         return (!d.is_empty()).then(|| PathBuf::from(d));
     }
     let shm = Path::new("/dev/shm");
-    let free = nix::sys::statvfs::statvfs(shm).ok().map(|s| s.blocks_available() as u64 * s.fragment_size() as u64)?;
+    let free = nix::sys::statvfs::statvfs(shm).ok().map(|s| s.blocks_available() * s.fragment_size())?;
     // A 2,000-file history needs ~200 MB; leave plenty for everything else using the tmpfs.
     (free >= 2 << 30).then(|| shm.to_path_buf())
 }

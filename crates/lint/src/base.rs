@@ -27,7 +27,7 @@ pub fn check(dir: &Path, rev: &str) -> anyhow::Result<PathBuf> {
 }
 
 /// `*.sql` files directly in `dir` as of `rev`, with their bytes; empty when `dir` did not exist then.
-pub fn files_at(dir: &Path, rev: &str) -> anyhow::Result<Vec<(String, Result<Vec<u8>, usize>)>> {
+pub fn files_at(dir: &Path, rev: &str) -> anyhow::Result<Vec<crate::source::SourceFile>> {
     let prefix = git(dir, &["rev-parse", "--show-prefix"])?;
     let listing = match git(dir, &["ls-tree", "--full-tree", "--name-only", &format!("{rev}:{prefix}")]) {
         Ok(l) => l,

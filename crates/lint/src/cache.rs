@@ -123,7 +123,7 @@ impl Cache {
     fn prune(&self) -> anyhow::Result<()> {
         let _lock = self.lock(FlockArg::LockExclusive)?;
         let mut entries: Vec<(SystemTime, PathBuf)> = self.entries().into_iter().map(|(p, _)| (fs::metadata(p.join("meta.json")).and_then(|m| m.modified()).unwrap_or(SystemTime::UNIX_EPOCH), p)).collect();
-        entries.sort_by(|a, b| b.0.cmp(&a.0));
+        entries.sort_by_key(|e| std::cmp::Reverse(e.0));
         for (_, p) in entries.into_iter().skip(KEEP) {
             let _ = fs::remove_dir_all(p);
         }

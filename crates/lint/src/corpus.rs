@@ -40,7 +40,7 @@ pub fn file(i: usize) -> (String, String) {
             }
             let _ = writeln!(s, "    created_at timestamptz NOT NULL DEFAULT now(),\n    UNIQUE (tenant_id, id)\n);");
             let _ = writeln!(s, "CREATE INDEX {t}_tenant_idx ON public.{t} (tenant_id);");
-            if i % 97 != 0 {
+            if !i.is_multiple_of(97) {
                 let _ = writeln!(s, "ALTER TABLE public.{t} ENABLE ROW LEVEL SECURITY;\nALTER TABLE public.{t} FORCE ROW LEVEL SECURITY;");
                 let _ = writeln!(
                     s,

@@ -104,7 +104,9 @@ impl Linter {
 
     pub async fn lint(&mut self, set: &MigrationSet, config: &Config) -> anyhow::Result<Outcome> {
         let started = Instant::now();
-        let jobs: Vec<(String, usize, [u8; 32], Option<(ParsedFile, String)>)> =
+        // (up SQL, its first line, chain hash, cached parse)
+        type Job = (String, usize, [u8; 32], Option<(ParsedFile, String)>);
+        let jobs: Vec<Job> =
             set.files.iter().map(|f| (f.up_sql().to_string(), f.up.0, f.chain_hash, self.parses.get(&f.chain_hash).cloned())).collect();
         let (tx, rx) = std::sync::mpsc::channel::<(ParsedFile, String)>();
         // Parsing runs on its own thread while the server applies: the two overlap on two cores.
@@ -242,7 +244,7 @@ fn suppress_findings(set: &MigrationSet, parsed: &[ParsedFile], findings: Vec<Fi
     }
     let mut out = Vec::new();
     for (f, s) in findings.into_iter().zip(at_stmt) {
-        let hit = s.and_then(|s| entries.iter_mut().find(|e| e.stmt == Some(s) && e.result.as_ref().is_ok_and(|ig| ig.rules.iter().any(|r| *r == f.rule))));
+        let hit = s.and_then(|s| entries.iter_mut().find(|e| e.stmt == Some(s) && e.result.as_ref().is_ok_and(|ig| ig.rules.contains(&f.rule))));
         match hit {
             Some(e) => e.used = true,
             None => out.push(f),

@@ -59,8 +59,12 @@ pub fn read_dir(dir: &Path, layout: Option<Layout>) -> anyhow::Result<MigrationS
     Ok(build(&dir.display().to_string(), files, layout))
 }
 
-/// Order and check the files; `Err(len)` stands for a file too large (or unreadable, len 0) to read.
-pub fn build(dir: &str, files: Vec<(String, Result<Vec<u8>, usize>)>, layout: Option<Layout>) -> MigrationSet {
+/// A migration file's name and bytes; `Err(len)` stands for a file too large (or unreadable,
+/// len 0) to read.
+pub type SourceFile = (String, Result<Vec<u8>, usize>);
+
+/// Order and check the files.
+pub fn build(dir: &str, files: Vec<SourceFile>, layout: Option<Layout>) -> MigrationSet {
     let mut set = MigrationSet { dir: dir.to_string(), ..Default::default() };
     let display = |name: &str| if dir.is_empty() || dir == "." { name.to_string() } else { format!("{}/{}", dir.trim_end_matches('/'), name) };
     let mut texts: Vec<(String, String)> = Vec::new();

@@ -23,7 +23,7 @@ impl Rng {
         let n = (self.next() % max as u64) as usize;
         let mut s = String::new();
         for _ in 0..n {
-            if self.next() % 5 == 0 {
+            if self.next().is_multiple_of(5) {
                 // Arbitrary code points, including multi-byte ones and controls.
                 let c = char::from_u32((self.next() % 0x11_0000) as u32).unwrap_or('\u{fffd}');
                 s.push(c);
@@ -80,7 +80,7 @@ fn migration_texts_never_panic() {
             .map(|_| {
                 let name = rng.text(NAME_PIECES, 6);
                 let mut bytes = rng.text(SQL_PIECES, 12).into_bytes();
-                if rng.next() % 7 == 0 {
+                if rng.next().is_multiple_of(7) {
                     bytes.push(0xff);
                 }
                 (name, Ok(bytes))

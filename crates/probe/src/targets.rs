@@ -318,7 +318,11 @@ fn table_target(audit: &Audit, rel: &Relation, types: &Types) -> TableTarget {
 /// Build the row template for a tenant: tenant columns get the tenant, foreign keys point at a
 /// parent row of that tenant (or any row of a global parent), sequence-backed and NOT NULL
 /// columns without a default get a value by type; everything else takes its default.
-fn template(audit: &Audit, rel: &Relation, types: &Types, tenant_columns: &[String]) -> (Result<Template, String>, Vec<(Oid, bool)>, Vec<String>) {
+/// The template (or why none could be built), the parent tables it reads (`(relation, tenant-scoped)`),
+/// and the columns a move attack can rewrite.
+type Planned = (Result<Template, String>, Vec<(Oid, bool)>, Vec<String>);
+
+fn template(audit: &Audit, rel: &Relation, types: &Types, tenant_columns: &[String]) -> Planned {
     let mut assigned: Vec<(String, String)> = Vec::new();
     let mut from = Vec::new();
     let mut parents = Vec::new();

@@ -46,7 +46,7 @@ async fn tenants_see_and_write_only_their_own_rows() {
     // Through the app role, each tenant reads only its own events.
     let mut tx = env.pool.begin(&tenantguard_runtime::TenantId::parse(&b).unwrap()).await.unwrap();
     let seen: Vec<String> = sqlx::query_scalar("SELECT DISTINCT tenant_id FROM audit.log").fetch_all(tx.conn()).await.unwrap();
-    assert_eq!(seen, [b.clone()]);
+    assert_eq!(seen, std::slice::from_ref(&b));
     drop(tx);
     let report = seal_and_verify(&env.cluster).await;
     assert!(report.ok(), "{:?}", report.findings);
