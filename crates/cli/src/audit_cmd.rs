@@ -117,9 +117,11 @@ pub struct RulesArgs {
 }
 
 pub fn list_rules(args: RulesArgs) -> anyhow::Result<ExitCode> {
-    for r in all_rules() {
-        println!("{:<8} {:<40} {}", r.severity.as_str(), r.id, r.summary);
-        println!("{:<8} {:<40} {}/{}.md", "", "", args.docs_url.trim_end_matches('/'), r.id);
+    // The audit's rules (which lint also runs on migrations), then those only lint reports.
+    let lint_only = tenantguard_lint::extra_rules::EXTRA_RULES.iter().map(|r| (r.severity, r.id, r.summary));
+    for (severity, id, summary) in all_rules().iter().map(|r| (r.severity, r.id, r.summary)).chain(lint_only) {
+        println!("{:<8} {:<40} {}", severity.as_str(), id, summary);
+        println!("{:<8} {:<40} {}/{}.md", "", "", args.docs_url.trim_end_matches('/'), id);
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -9,7 +9,7 @@ use std::sync::OnceLock;
 use regex::Regex;
 use tenantguard_rules::Finding;
 
-use crate::extra_rules::{at, APP_CONTEXT_OUTSIDE_TX, APP_JOB_WITHOUT_TENANT, APP_QUERY_OUTSIDE_TX, SESSION_LEVEL, UNUSED_SUPPRESSION};
+use crate::extra_rules::{at, APP_CONTEXT_OUTSIDE_TX, APP_JOB_WITHOUT_TENANT, APP_QUERY_OUTSIDE_TX, APP_TENANT_INTERPOLATED, SESSION_LEVEL, UNUSED_SUPPRESSION};
 use crate::suppress;
 
 pub const EXTENSIONS: &[&str] = &["rs", "ts", "tsx", "mts", "cts", "js", "jsx", "mjs", "cjs", "py", "go", "rb", "java", "kt"];
@@ -81,6 +81,36 @@ fn enqueue() -> &'static Regex {
     )
 }
 
+/// A tenant value spliced into SQL text: the value position of `SET [LOCAL] <setting> =/TO`,
+/// of `set_config('<setting>', …)`, or of a comparison with a column, followed by a string
+/// interpolation instead of a placeholder. Markers: `{…}` (Rust format!, Python f-string or
+/// .format), `${…}` (JS/TS template literal, Kotlin), `#{…}` (Ruby), a closing quote then
+/// `+` (concatenation), `%s`/`%d`/`%v` (only with a formatting call, see `printf_call`).
+fn interpolated_value() -> &'static Regex {
+    static R: OnceLock<Regex> = OnceLock::new();
+    re(
+        &R,
+        r#"(?i)(?:\bset\s+(?:local\s+|session\s+)?"?(?P<set>[a-z_][a-z0-9_]*"?\s*\.\s*"?[a-z_][a-z0-9_]*)"?\s*(?:=|\bto\b)|\bset_config\s*\(\s*'(?P<cfg>[a-z0-9_.]+)'\s*,|\b(?P<col>[a-z_][a-z0-9_]*)"?\s*(?:=|<>|!=|\bin\s*\())\s*'?\s*(?P<marker>\$\{[^}]*\}|#\{[^}]*\}|\{[a-z0-9_.:?#]*\}|["'`]\s*\+|%[sdvq]\b)"#,
+    )
+}
+/// `%s` is a placeholder for psycopg and friends, an interpolation only under a format call.
+fn printf_call() -> &'static Regex {
+    static R: OnceLock<Regex> = OnceLock::new();
+    re(&R, r#"(Sprintf\s*\(|String\.format\s*\(|\.formatted\s*\(|format\s*\(|["']\s*%\s*[\w(])"#)
+}
+/// Whether the template literal holding position `col` of line `i` has a tag (`sql`…``,
+/// `Prisma.sql`…``, `$queryRaw`…``): tagged templates bind their `${…}` values as
+/// parameters. The opening backtick is the last one before `col`, up to 20 lines back.
+fn in_tagged_template(lines: &[&str], i: usize, col: usize) -> bool {
+    let mut text = lines[i.saturating_sub(20)..i].join("\n");
+    text.push('\n');
+    text.push_str(&lines[i][..col.min(lines[i].len())]);
+    match text.rfind('`') {
+        Some(open) => text[..open].chars().next_back().is_some_and(|c| c.is_alphanumeric() || matches!(c, '_' | '$' | '.')),
+        None => false,
+    }
+}
+
 fn comment_only(line: &str) -> bool {
     let t = line.trim_start();
     t.starts_with("//") || t.starts_with('#') || t.starts_with("--") || t.starts_with('*') || t.starts_with("/*")
@@ -137,11 +167,14 @@ pub fn scan_files(files: &[PathBuf], ctx: &AppContext) -> Vec<Finding> {
 pub fn scan_text(file: &str, text: &str, ctx: &AppContext) -> Vec<Finding> {
     let lines: Vec<&str> = text.lines().collect();
     let mut raw: Vec<(usize, Finding)> = Vec::new();
+    // tenantguard-runtime's `TenantTx::enqueue` stamps the transaction's tenant into the job
+    // itself: in a file built on the runtime, an enqueue's arguments need not name it.
+    let runtime_jobs = text.contains("tenantguard_runtime");
     for (i, line) in lines.iter().enumerate() {
         if comment_only(line) {
             continue;
         }
-        scan_line(file, &lines, i, ctx, &mut raw);
+        scan_line(file, &lines, i, ctx, runtime_jobs, &mut raw);
     }
     apply_suppressions(file, &lines, raw)
 }
@@ -152,7 +185,7 @@ fn finding(rule: &str, file: &str, line: usize, col: usize, snippet: &str, messa
     f
 }
 
-fn scan_line(file: &str, lines: &[&str], i: usize, ctx: &AppContext, out: &mut Vec<(usize, Finding)>) {
+fn scan_line(file: &str, lines: &[&str], i: usize, ctx: &AppContext, runtime_jobs: bool, out: &mut Vec<(usize, Finding)>) {
     let line = lines[i];
     let ahead = lines[i..lines.len().min(i + 4)].join("\n");
     let window_start = i.saturating_sub(TX_WINDOW);
@@ -223,7 +256,45 @@ fn scan_line(file: &str, lines: &[&str], i: usize, ctx: &AppContext, out: &mut V
             }
         }
     }
+    for cap in interpolated_value().captures_iter(line) {
+        let marker = &cap["marker"];
+        let what = if let Some(name) = cap.name("set").or_else(|| cap.name("cfg")) {
+            let name = name.as_str().replace(['"', ' '], "");
+            if !ctx.is_tenant_setting(&name) {
+                continue;
+            }
+            format!("the tenant setting {name}")
+        } else {
+            let col = &cap["col"];
+            if !ctx.mentions_tenant(col) {
+                continue;
+            }
+            format!("the comparison with {col}")
+        };
+        if marker.starts_with('%') && !printf_call().is_match(&ahead) {
+            continue;
+        }
+        let m = cap.get(0).map(|m| (m.start(), m.as_str())).unwrap_or((0, ""));
+        if marker.starts_with("${") && in_tagged_template(lines, i, m.0) {
+            continue;
+        }
+        out.push((
+            i,
+            finding(
+                APP_TENANT_INTERPOLATED,
+                file,
+                i,
+                m.0,
+                m.1,
+                format!("splices a value into {what} by string interpolation: a crafted tenant (`x'; SET LOCAL app.current_tenant = 'other`) rewrites the statement and reads another tenant's rows, RLS included"),
+                "Bind it as a parameter: SELECT set_config('app.current_tenant', $1, true) (SET itself cannot take one) and WHERE tenant_id = $1",
+            ),
+        ));
+    }
     for m in enqueue().find_iter(line) {
+        if runtime_jobs && m.as_str().starts_with(".enqueue") {
+            continue;
+        }
         let args = call_args(&lines[i..lines.len().min(i + 6)].join("\n"), m.start());
         if !ctx.mentions_tenant(&args) {
             out.push((
@@ -334,6 +405,31 @@ mod tests {
         assert_eq!(rules("queue.enqueue(SendInvoice { invoice_id })"), vec![(APP_JOB_WITHOUT_TENANT.into(), 1)]);
         assert!(rules("queue.enqueue(SendInvoice { tenant_id, invoice_id })").is_empty());
         assert!(rules("SendInvoiceJob.perform_later(\n  invoice.id,\n  tenant.id)").is_empty());
+        // The runtime's TenantTx::enqueue stamps the tenant itself.
+        assert!(rules("use tenantguard_runtime::TenantTx;\ntx.enqueue(EXPORT, json!({ \"invoice_id\": id })).await?;").is_empty());
+    }
+
+    #[test]
+    fn interpolated_tenant() {
+        let hit = |text: &str| rules(text).contains(&(APP_TENANT_INTERPOLATED.into(), 1));
+        // Rust, Python f-string, JS template, Ruby, Go Sprintf, Java concatenation, Kotlin.
+        assert!(hit(r#"let mut tx = pool.begin().await?; tx.execute(&*format!("SET LOCAL app.current_tenant = '{}'", t)).await?;"#));
+        assert!(hit(r#"with conn.transaction(): cur.execute(f"SELECT * FROM invoices WHERE tenant_id = '{tenant}'")"#));
+        assert!(hit("await tx.query(`SELECT set_config('app.current_tenant', '${req.headers.tenant}', true)`)"));
+        assert!(hit(r#"Invoice.transaction { conn.execute("SELECT * FROM invoices WHERE tenant_id = #{tenant_id}") }"#));
+        assert!(hit(r#"tx.Exec(fmt.Sprintf("SET LOCAL app.current_tenant = '%s'", t))"#));
+        assert!(hit(r#"tx.execute("SELECT * FROM invoices WHERE tenant_id = '" + tenantId + "'");"#));
+        assert!(hit(r#"tx.execute("SELECT * FROM invoices WHERE tenant_id IN (${ids})")"#));
+        // Placeholders and tagged templates bind the value; names may be interpolated.
+        assert!(!hit(r#"cur.execute("SELECT * FROM invoices WHERE tenant_id = %s", (tenant,))"#));
+        assert!(!hit("await sql`SELECT * FROM invoices WHERE tenant_id = ${tenant}`"));
+        assert!(!hit("await prisma.$queryRaw`SELECT set_config('app.current_tenant', ${t}, true)`"));
+        let tagged = "const rows = await sql`\n  SELECT * FROM invoices\n  WHERE tenant_id = ${tenant}\n`;";
+        assert!(!rules(tagged).iter().any(|(r, _)| r == APP_TENANT_INTERPOLATED), "{:?}", rules(tagged));
+        assert!(hit("tx.query(`SELECT * FROM invoices WHERE tenant_id = '${t}' AND status = open`)"));
+        assert!(!hit(r#"let tx = begin(); sqlx::query("SELECT * FROM invoices WHERE tenant_id = $1")"#));
+        assert!(!hit(r#"format!("SELECT set_config('{}', $1, true)", options.tenant_setting)"#));
+        assert!(!hit(r#"format!("SELECT * FROM {table} WHERE id = '{}'", id)"#));
     }
 
     #[test]

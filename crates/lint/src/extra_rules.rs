@@ -16,6 +16,7 @@ pub const UNUSED_SUPPRESSION: &str = "unused-suppression";
 pub const APP_CONTEXT_OUTSIDE_TX: &str = "app-context-outside-transaction";
 pub const APP_QUERY_OUTSIDE_TX: &str = "app-query-outside-tenant-transaction";
 pub const APP_JOB_WITHOUT_TENANT: &str = "app-job-without-tenant";
+pub const APP_TENANT_INTERPOLATED: &str = "app-tenant-interpolated-into-sql";
 /// The audit's rule, reused for application code that sets the tenant per session.
 pub const SESSION_LEVEL: &str = "session-level-tenant-context";
 
@@ -50,6 +51,11 @@ pub static EXTRA_RULES: &[ExtraRule] = &[
         severity: Severity::Major,
         summary: "A background job is enqueued without a tenant in its arguments: the worker cannot set the tenant context and runs unscoped.",
     },
+    ExtraRule {
+        id: APP_TENANT_INTERPOLATED,
+        severity: Severity::Critical,
+        summary: "Application code puts the tenant into SQL text by string interpolation: a crafted tenant value rewrites the statement and switches to another tenant's rows, RLS included.",
+    },
 ];
 
 pub fn severity_of(id: &str) -> Severity {
@@ -78,5 +84,16 @@ pub fn at(rule: &str, object: &str, file: &str, line: u32, column: u32, message:
         file: Some(file.to_string()),
         line: Some(line.max(1)),
         column: Some(column.max(1)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn every_lint_rule_has_a_doc_page() {
+        let docs = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/rules");
+        for r in super::EXTRA_RULES {
+            assert!(docs.join(format!("{}.md", r.id)).is_file(), "lint rule {} has no docs/rules/{}.md", r.id, r.id);
+        }
     }
 }

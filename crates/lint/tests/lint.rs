@@ -287,3 +287,60 @@ fn app_code_scan_reports_file_and_line() {
     assert!(fs.iter().any(|f| f.rule == "app-job-without-tenant" && f.file.as_deref().unwrap().ends_with("jobs.py") && f.line == Some(2)), "{fs:#?}");
     assert!(fs.iter().any(|f| f.rule == "session-level-tenant-context" && f.file.as_deref().unwrap().ends_with("db.go") && f.line == Some(2)), "{fs:#?}");
 }
+
+/// `app-tenant-interpolated-into-sql`, proved as the app role: the statement the flagged line
+/// builds, given the tenant a client sent, switches the context to tenant B and reads B's rows
+/// through forced RLS. The bound form of the same call, with the same value, reads nothing,
+/// and the scan is silent on it.
+#[test]
+fn interpolated_tenant_reads_another_tenant_through_rls() {
+    let flagged = r#"tx.execute(&*format!("SET LOCAL app.current_tenant = '{}'", tenant)).await?;"#;
+    let bound = r#"sqlx::query("SELECT set_config('app.current_tenant', $1, true)").bind(tenant).execute(&mut *tx).await?;"#;
+    let ctx = tenantguard_lint::appcode::AppContext { tenant_words: vec!["tenant".into()], ..Default::default() };
+    let rules_of = |code: &str| -> Vec<String> {
+        let text = format!("let mut tx = pool.begin().await?;\n{code}\n");
+        tenantguard_lint::appcode::scan_text("app.rs", &text, &ctx).into_iter().map(|f| f.rule).collect()
+    };
+    assert!(rules_of(flagged).contains(&"app-tenant-interpolated-into-sql".to_string()), "{:?}", rules_of(flagged));
+    assert!(rules_of(bound).is_empty(), "{:?}", rules_of(bound));
+
+    let cluster = tenantguard_testkit::Cluster::start().unwrap();
+    cluster
+        .psql(
+            "postgres",
+            "CREATE ROLE app LOGIN PASSWORD 'app';
+             CREATE TABLE notes (tenant_id text NOT NULL, body text NOT NULL);
+             INSERT INTO notes VALUES ('aaaa', 'a-note'), ('bbbb', 'b-secret');
+             ALTER TABLE notes ENABLE ROW LEVEL SECURITY;
+             ALTER TABLE notes FORCE ROW LEVEL SECURITY;
+             CREATE POLICY tenant_rows ON notes USING (tenant_id = current_setting('app.current_tenant', true));
+             GRANT SELECT ON notes TO app;",
+        )
+        .unwrap();
+    let app = cluster.role_url("app", Some("app"), "postgres");
+    // What tenant A's client sends as its tenant, e.g. in a header the service trusts.
+    let tenant = "aaaa'; SET LOCAL app.current_tenant = 'bbbb";
+    let statement = format!("SET LOCAL app.current_tenant = '{}'", tenant); // as the flagged line builds it
+    let leaked = cluster.psql_as(&app, &format!("BEGIN;\n{statement};\nSELECT body FROM notes;\nCOMMIT;\n"), &["-At"]).unwrap();
+    assert_eq!(leaked.trim(), "b-secret", "the interpolated tenant switched the context to tenant B");
+    // The bound form: the whole value is one (nonexistent) tenant.
+    let script = "BEGIN;\nSELECT set_config('app.current_tenant', :'tenant', true) \\g /dev/null\nSELECT body FROM notes;\nCOMMIT;\n";
+    let kept = cluster.psql_as(&app, script, &["-At", "-v", &format!("tenant={tenant}")]).unwrap();
+    assert_eq!(kept.trim(), "", "bound, the value is data: no tenant's rows");
+}
+
+/// The reference service's own code passes the application-code scan (its jobs go through the
+/// runtime's TenantTx::enqueue, which stamps the tenant).
+#[test]
+fn reference_service_code_has_no_serious_app_findings() {
+    let files = tenantguard_lint::appcode::collect(&[repo().join("examples/invoicing/src"), repo().join("crates/runtime/src")], &[]);
+    assert!(files.len() >= 5, "{files:?}");
+    let ctx = tenantguard_lint::appcode::AppContext {
+        tenant_settings: vec!["app.current_tenant".into()],
+        tenant_tables: vec!["invoices".into(), "customers".into(), "users".into(), "invoice_lines".into(), "jobs".into()],
+        tenant_words: vec!["tenant".into()],
+    };
+    let fs = tenantguard_lint::appcode::scan_files(&files, &ctx);
+    let serious: Vec<_> = fs.iter().filter(|f| f.severity >= tenantguard_rules::Severity::Major).collect();
+    assert!(serious.is_empty(), "{serious:#?}");
+}
