@@ -9,6 +9,7 @@
 //!     cargo bench -p tenantguard-auditlog --bench audit_overhead
 //!
 //! TG_BENCH_SECS sets the seconds per phase (default 3), TG_BENCH_ROUNDS the rounds (3).
+//! Under `cargo test --all-targets` (no `--bench` argument) it runs 0.3 s phases, one round.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -218,8 +219,11 @@ fn setup(cluster: &Cluster) {
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
-    let secs: f64 = std::env::var("TG_BENCH_SECS").ok().and_then(|s| s.parse().ok()).unwrap_or(3.0);
-    let rounds: usize = std::env::var("TG_BENCH_ROUNDS").ok().and_then(|s| s.parse().ok()).unwrap_or(3);
+    // `cargo test --all-targets` runs this binary without `--bench`: a quick smoke run then.
+    let smoke = !std::env::args().any(|a| a == "--bench");
+    let (default_secs, default_rounds) = if smoke { (0.3, 1) } else { (3.0, 3) };
+    let secs: f64 = std::env::var("TG_BENCH_SECS").ok().and_then(|s| s.parse().ok()).unwrap_or(default_secs);
+    let rounds: usize = std::env::var("TG_BENCH_ROUNDS").ok().and_then(|s| s.parse().ok()).unwrap_or(default_rounds);
     let cluster = Cluster::start_with(&ClusterOptions::default().set("synchronous_commit", "off").set("shared_buffers", "128MB"))
         .expect("start a throwaway cluster");
     setup(&cluster);
