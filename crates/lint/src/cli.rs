@@ -134,6 +134,9 @@ async fn lint_set(set: &MigrationSet, config: &Config, cache: Option<&Path>) -> 
 }
 
 pub async fn run(args: LintArgs) -> anyhow::Result<ExitCode> {
+    if let Some(missing) = args.paths.iter().find(|p| !p.exists()) {
+        bail!("{} does not exist; pass migration directories, source directories or files to lint", missing.display());
+    }
     let config = args.tenant.load()?;
     let s = settings(&config)?;
     let layout = match args.layout.as_deref().or(s.layout.as_deref()) {

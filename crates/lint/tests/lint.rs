@@ -233,6 +233,10 @@ async fn cli_errors_of_use() {
     let e = run(a).await.unwrap_err().to_string();
     assert!(e.contains("no migrations in"), "{e}");
 
+    // A path that is not there is named, not taken for "nothing to lint".
+    let e = run(args(vec![tmp.path().join("nope")], Format::Text, &out)).await.unwrap_err().to_string();
+    assert!(e.contains("nope does not exist"), "{e}");
+
     // --base outside a git repository.
     let m = tmp.path().join("m");
     std::fs::create_dir(&m).unwrap();
