@@ -84,13 +84,14 @@ fn enqueue() -> &'static Regex {
 /// A tenant value spliced into SQL text: the value position of `SET [LOCAL] <setting> =/TO`,
 /// of `set_config('<setting>', …)`, or of a comparison with a column, followed by a string
 /// interpolation instead of a placeholder. Markers: `{…}` (Rust format!, Python f-string or
-/// .format), `${…}` (JS/TS template literal, Kotlin), `#{…}` (Ruby), a closing quote then
-/// `+` (concatenation), `%s`/`%d`/`%v` (only with a formatting call, see `printf_call`).
+/// .format), `${…}` (JS/TS template literal, Kotlin), `$name` (Kotlin only), `#{…}` (Ruby), a
+/// closing quote then `+` (concatenation), `%s`/`%d`/`%v` (only with a formatting call, see
+/// `printf_call`).
 fn interpolated_value() -> &'static Regex {
     static R: OnceLock<Regex> = OnceLock::new();
     re(
         &R,
-        r#"(?i)(?:\bset\s+(?:local\s+|session\s+)?"?(?P<set>[a-z_][a-z0-9_]*"?\s*\.\s*"?[a-z_][a-z0-9_]*)"?\s*(?:=|\bto\b)|\bset_config\s*\(\s*'(?P<cfg>[a-z0-9_.]+)'\s*,|\b(?P<col>[a-z_][a-z0-9_]*)"?\s*(?:=|<>|!=|\bin\s*\())\s*'?\s*(?P<marker>\$\{[^}]*\}|#\{[^}]*\}|\{[a-z0-9_.:?#]*\}|["'`]\s*\+|%[sdvq]\b)"#,
+        r#"(?i)(?:\bset\s+(?:local\s+|session\s+)?"?(?P<set>[a-z_][a-z0-9_]*"?\s*\.\s*"?[a-z_][a-z0-9_]*)"?\s*(?:=|\bto\b)|\bset_config\s*\(\s*'(?P<cfg>[a-z0-9_.]+)'\s*,|\b(?P<col>[a-z_][a-z0-9_]*)"?\s*(?:=|<>|!=|\bin\s*\())\s*'?\s*(?P<marker>\$\{[^}]*\}|\$[a-z_][a-z0-9_]*|#\{[^}]*\}|\{[a-z0-9_.:?#]*\}|["'`]\s*\+|%[sdvq]\b)"#,
     )
 }
 /// `%s` is a placeholder for psycopg and friends, an interpolation only under a format call.
@@ -274,6 +275,10 @@ fn scan_line(file: &str, lines: &[&str], i: usize, ctx: &AppContext, runtime_job
         if marker.starts_with('%') && !printf_call().is_match(&ahead) {
             continue;
         }
+        // `$name` interpolates in Kotlin strings only; elsewhere it is literal text.
+        if marker.starts_with('$') && !marker.starts_with("${") && !file.ends_with(".kt") {
+            continue;
+        }
         let m = cap.get(0).map(|m| (m.start(), m.as_str())).unwrap_or((0, ""));
         if marker.starts_with("${") && in_tagged_template(lines, i, m.0) {
             continue;
@@ -430,6 +435,10 @@ mod tests {
         assert!(!hit(r#"let tx = begin(); sqlx::query("SELECT * FROM invoices WHERE tenant_id = $1")"#));
         assert!(!hit(r#"format!("SELECT set_config('{}', $1, true)", options.tenant_setting)"#));
         assert!(!hit(r#"format!("SELECT * FROM {table} WHERE id = '{}'", id)"#));
+        // Kotlin's `$name` template, in .kt files only.
+        let kt = |text: &str| scan_text("Repo.kt", text, &ctx()).iter().any(|f| f.rule == APP_TENANT_INTERPOLATED);
+        assert!(kt(r#"tx.execute("SELECT * FROM invoices WHERE tenant_id = '$tenantId'")"#));
+        assert!(!hit(r#"tx.execute("SELECT * FROM invoices WHERE tenant_id = '$tenantId'")"#));
     }
 
     #[test]
