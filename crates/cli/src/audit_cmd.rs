@@ -68,9 +68,10 @@ fn check_app_roles(snapshot: &Snapshot, config: &Config) -> anyhow::Result<()> {
 }
 
 pub fn exit_code(findings: &[Finding], fail_on: FailOn) -> ExitCode {
-    match fail_on.threshold() {
-        Some(t) if findings.iter().any(|f| f.severity >= t) => ExitCode::from(1),
-        _ => ExitCode::SUCCESS,
+    if fail_on.blocks(findings) {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
     }
 }
 

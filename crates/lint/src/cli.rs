@@ -260,11 +260,7 @@ pub async fn run(args: LintArgs) -> anyhow::Result<ExitCode> {
     if args.timings && cache.is_some() {
         eprintln!("tenantguard lint: cache saved in {:.2}s", saving.elapsed().as_secs_f64());
     }
-    let fail = args.fail_on.unwrap_or(FailOn::Critical).threshold();
-    Ok(match fail {
-        Some(t) if findings.iter().any(|f| f.severity >= t) => ExitCode::from(1),
-        _ => ExitCode::SUCCESS,
-    })
+    Ok(if args.fail_on.unwrap_or(FailOn::Critical).blocks(&findings) { ExitCode::from(1) } else { ExitCode::SUCCESS })
 }
 
 /// Report paths as the user wrote the directory (without a leading "./").

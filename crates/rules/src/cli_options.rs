@@ -50,6 +50,31 @@ impl TenantOptions {
     }
 }
 
+/// `--fail-on`: the lowest tier that makes the command exit 1.
+#[derive(clap::ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FailOn {
+    Critical,
+    Major,
+    Minor,
+    Never,
+}
+
+impl FailOn {
+    pub fn threshold(self) -> Option<crate::Severity> {
+        match self {
+            FailOn::Critical => Some(crate::Severity::Critical),
+            FailOn::Major => Some(crate::Severity::Major),
+            FailOn::Minor => Some(crate::Severity::Minor),
+            FailOn::Never => None,
+        }
+    }
+
+    /// Whether any of `findings` is at or above the threshold (the command then exits 1).
+    pub fn blocks(self, findings: &[crate::Finding]) -> bool {
+        self.threshold().is_some_and(|t| findings.iter().any(|f| f.severity >= t))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use clap::Parser;
@@ -79,25 +104,5 @@ mod tests {
         assert!(e.to_string().ends_with("; see docs/configuration.md"), "{e}");
         assert!(std::error::Error::source(&e).is_none());
         std::fs::remove_dir_all(&dir).unwrap();
-    }
-}
-
-/// `--fail-on`: the lowest tier that makes the command exit 1.
-#[derive(clap::ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
-pub enum FailOn {
-    Critical,
-    Major,
-    Minor,
-    Never,
-}
-
-impl FailOn {
-    pub fn threshold(self) -> Option<crate::Severity> {
-        match self {
-            FailOn::Critical => Some(crate::Severity::Critical),
-            FailOn::Major => Some(crate::Severity::Major),
-            FailOn::Minor => Some(crate::Severity::Minor),
-            FailOn::Never => None,
-        }
     }
 }
