@@ -59,17 +59,7 @@ where
 
 fn report(name: &str, label_a: &str, label_b: &str, iters: usize, rounds: Vec<(Duration, Duration)>) {
     let rate = |d: Duration| iters as f64 / d.as_secs_f64();
-    let median = |mut v: Vec<f64>| {
-        v.sort_by(|x, y| x.total_cmp(y));
-        v[v.len() / 2]
-    };
-    let ra = median(rounds.iter().map(|r| rate(r.0)).collect());
-    let rb = median(rounds.iter().map(|r| rate(r.1)).collect());
-    let ratio = median(rounds.iter().map(|r| r.0.as_secs_f64() / r.1.as_secs_f64()).collect());
-    println!(
-        "{name}\n  {label_a:<46} {ra:>9.0} /s (median round)\n  {label_b:<46} {rb:>9.0} /s\n  throughput ratio B/A {ratio:.3} (median of {} interleaved rounds)\n",
-        rounds.len()
-    );
+    report_rates(name, label_a, label_b, rounds.into_iter().map(|(a, b)| (rate(a), rate(b))).collect());
 }
 
 /// Client tasks and pool size for the transaction-overhead comparison.

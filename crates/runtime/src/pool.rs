@@ -175,7 +175,7 @@ impl TenantPool {
     async fn open(&self, tenant: &TenantId, actor: Option<&str>) -> Result<Transaction<'static, Postgres>, Error> {
         let mut tx = self.inner.pool.begin().await?;
         let want = tenant.to_string();
-        let persistent = !self.inner.options.pgbouncer;
+        let persistent = self.persistent();
         let got: Option<String> = match actor {
             None => sqlx::query_scalar(self.inner.sql.set_tenant.clone()).bind(&want).persistent(persistent).fetch_one(&mut *tx).await?,
             Some(actor) => {
