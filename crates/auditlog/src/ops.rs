@@ -42,8 +42,8 @@ pub async fn seal_once(client: &Client, schema: &str, max_rows: i32) -> Result<i
 
 async fn seal_in_transaction(client: &Client, schema: &str, max_rows: i32) -> Result<i64, SealError> {
     let claim = format!(
-        "SELECT tenant_id, head_seq, head_hash, id, at, actor, action, entity, entity_id, old_text, new_text, txid \
-         FROM {schema}.seal_claim($1)"
+        "SELECT tenant_id, head_seq, head_hash, id, at, actor, action, entity, entity_id, old_text, new_text, txid, \
+         part, ctid_text FROM {schema}.seal_claim($1)"
     );
     let rows = client.query(claim.as_str(), &[&max_rows]).await?;
     if rows.is_empty() {
@@ -52,6 +52,8 @@ async fn seal_in_transaction(client: &Client, schema: &str, max_rows: i32) -> Re
     let n = rows.len();
     let (mut tenants, mut ids, mut ats, mut seqs) = (Vec::with_capacity(n), Vec::with_capacity(n), Vec::with_capacity(n), Vec::with_capacity(n));
     let (mut payload_hashes, mut prev_hashes, mut hashes) = (Vec::with_capacity(n), Vec::with_capacity(n), Vec::with_capacity(n));
+    // Where each row is (partition, tuple id): the log has no btree to find it by id.
+    let (mut parts, mut ctids) = (Vec::with_capacity(n), Vec::with_capacity(n));
     let mut buf = Vec::with_capacity(512);
     let mut current: Option<&str> = None;
     let (mut seq, mut prev): (i64, Hash) = (0, ZERO_HASH);
@@ -88,11 +90,13 @@ async fn seal_in_transaction(client: &Client, schema: &str, max_rows: i32) -> Re
         payload_hashes.push(payload.to_vec());
         prev_hashes.push(prev.to_vec());
         hashes.push(hash.to_vec());
+        parts.push(r.get::<_, u32>(12));
+        ctids.push(r.get::<_, &str>(13));
         prev = hash;
     }
-    let store = format!("SELECT {schema}.seal_store($1, $2, $3, $4, $5, $6, $7)");
+    let store = format!("SELECT {schema}.seal_store($1, $2, $3, $4, $5, $6, $7, $8, $9)");
     let row = client
-        .query_one(store.as_str(), &[&tenants, &ids, &ats, &seqs, &payload_hashes, &prev_hashes, &hashes])
+        .query_one(store.as_str(), &[&tenants, &ids, &ats, &seqs, &payload_hashes, &prev_hashes, &hashes, &parts, &ctids])
         .await?;
     Ok(i64::from(row.get::<_, i32>(0)))
 }
