@@ -15,9 +15,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use tenantguard_auditlog::ops::{seal_all, seal_once};
+use tenantguard_auditlog::ops::seal_once;
 use tokio_postgres::Client as PgClient;
-use tenantguard_auditlog::scaffold::{render, CapturedTable, ScaffoldConfig};
+use tenantguard_auditlog::scaffold::{render, Capture, CapturedTable, ScaffoldConfig};
 use tenantguard_auditlog::verify::{verify, VerifyOptions};
 use tenantguard_testkit::{Cluster, ClusterOptions};
 use tokio_postgres::{Client, NoTls};
@@ -37,21 +37,41 @@ enum Variant {
     Chain0,
     Trigger,
     Chain,
+    /// The current log with the C capture trigger (`--capture c`), no sealer.
+    TriggerC,
+    /// The current log with the C capture trigger and `ops::seal_once` alongside.
+    ChainC,
 }
 
-const VARIANTS: [Variant; 6] = [Variant::Plain, Variant::Reference, Variant::Trigger0, Variant::Trigger, Variant::Chain0, Variant::Chain];
+const VARIANTS: [Variant; 8] = [
+    Variant::Plain,
+    Variant::Reference,
+    Variant::Trigger0,
+    Variant::Trigger,
+    Variant::TriggerC,
+    Variant::Chain0,
+    Variant::Chain,
+    Variant::ChainC,
+];
+/// The chained variants, in VARIANTS order: their lag and catch-up are reported too.
+const CHAINED: [Variant; 3] = [Variant::Chain0, Variant::Chain, Variant::ChainC];
 
 impl Variant {
-    fn table(self, tenants: u32) -> String {
-        let v = match self {
+    fn name(self) -> &'static str {
+        match self {
             Variant::Plain => "plain",
             Variant::Reference => "ref",
             Variant::Trigger0 => "trig0",
             Variant::Chain0 => "chain0",
             Variant::Trigger => "trig",
             Variant::Chain => "chain",
-        };
-        format!("public.inv_{v}_{tenants}")
+            Variant::TriggerC => "trigc",
+            Variant::ChainC => "chainc",
+        }
+    }
+
+    fn table(self, tenants: u32) -> String {
+        format!("public.inv_{}_{tenants}", self.name())
     }
 
     /// The log schema a chained variant seals.
@@ -59,16 +79,29 @@ impl Variant {
         match self {
             Variant::Chain0 => Some("audit_c0"),
             Variant::Chain => Some("audit_c"),
+            Variant::ChainC => Some("audit_cc"),
             _ => None,
         }
     }
+
+    /// The log schema the variant's captures write into.
+    fn log_schema(self) -> Option<&'static str> {
+        match self {
+            Variant::Plain | Variant::Reference => None,
+            Variant::Trigger0 => Some("audit_t0"),
+            Variant::Trigger => Some("audit_t"),
+            Variant::TriggerC => Some("audit_tc"),
+            v => v.sealed_schema(),
+        }
+    }
+
 }
 
 /// The sealer as each log version ships it: v0 the SQL `seal()`, now `ops::seal_once`.
 async fn seal_step(c: &PgClient, v: Variant, max_rows: i32) -> i64 {
     match v {
         Variant::Chain0 => c.query_one("SELECT audit_c0.seal($1)", &[&max_rows]).await.unwrap().get(0),
-        _ => seal_once(c, "audit_c", max_rows).await.unwrap(),
+        _ => seal_once(c, v.sealed_schema().unwrap(), max_rows).await.unwrap(),
     }
 }
 
@@ -198,12 +231,14 @@ fn setup(cluster: &Cluster) {
         ));
     }
     cluster.psql("bench", &ddl).unwrap();
-    for (schema, v) in [("audit_t0", Variant::Trigger0), ("audit_c0", Variant::Chain0), ("audit_t", Variant::Trigger), ("audit_c", Variant::Chain)] {
+    for v in VARIANTS {
+        let Some(schema) = v.log_schema() else { continue };
         let cfg = ScaffoldConfig {
             schema: schema.into(),
             owner: format!("{schema}_owner"),
             app_roles: vec!["app_user".into()],
             tables: [1, 100].iter().map(|n| CapturedTable::parse(&v.table(*n), "tenant_id").unwrap()).collect(),
+            capture: if matches!(v, Variant::TriggerC | Variant::ChainC) { Capture::C } else { Capture::Plpgsql },
         };
         let mut sql = render(&cfg);
         if matches!(v, Variant::Trigger0 | Variant::Chain0) {
@@ -224,60 +259,68 @@ async fn main() {
     let (default_secs, default_rounds) = if smoke { (0.3, 1) } else { (3.0, 3) };
     let secs: f64 = std::env::var("TG_BENCH_SECS").ok().and_then(|s| s.parse().ok()).unwrap_or(default_secs);
     let rounds: usize = std::env::var("TG_BENCH_ROUNDS").ok().and_then(|s| s.parse().ok()).unwrap_or(default_rounds);
-    let cluster = Cluster::start_with(&ClusterOptions::default().set("synchronous_commit", "off").set("shared_buffers", "128MB"))
-        .expect("start a throwaway cluster");
+    let ext_dir = tenantguard_auditlog::built_capture_library_dir()
+        .unwrap_or_else(|why| panic!("the C capture trigger was not built: {why}"));
+    let cluster = Cluster::start_with(
+        &ClusterOptions::default()
+            .set("synchronous_commit", "off")
+            .set("shared_buffers", "128MB")
+            .set("dynamic_library_path", &format!("{ext_dir}:$libdir")),
+    )
+    .expect("start a throwaway cluster");
     setup(&cluster);
     let url = cluster.url("bench");
     println!("audit_overhead: 2 clients, {secs}s phases, {rounds} rounds interleaved, synchronous_commit off");
-    println!("ratios: median over rounds of variant tps / no-audit tps in the same round; v0 = the log before the perf work");
-    println!("chain x: business tps while the sealer ran alongside; +cu: counting the sealer's catch-up after the clients stopped");
-    println!(
-        "{:<18} {:>8} {:>6} {:>7} {:>6} {:>8} {:>7} {:>8} {:>7} {:>13} {:>13}",
-        "workload", "none tps", "ref x", "trig0 x", "trig x", "chain0 x", "chain x", "chain0+cu", "chain+cu", "backlog0 (s)", "backlog (s)"
-    );
+    println!("ratios: median over rounds of variant tps / no-audit tps in the same round; 0 = the log before the perf work,");
+    println!("c = the C capture trigger; chain: business tps while the sealer ran alongside; +cu: counting its catch-up after");
+    let mut header = format!("{:<18} {:>8}", "workload", "none tps");
+    for v in &VARIANTS[1..] {
+        header.push_str(&format!(" {:>8}", format!("{} x", v.name())));
+    }
+    for v in CHAINED {
+        header.push_str(&format!(" {:>9}", format!("{}+cu", v.name())));
+    }
+    for v in CHAINED {
+        header.push_str(&format!(" {:>15}", format!("lag {} (s)", v.name())));
+    }
+    println!("{header}");
     for update in [false, true] {
         for tenants in [100u32, 1] {
             let mut none = vec![];
-            let mut ratios: Vec<Vec<f64>> = vec![vec![]; 7];
-            let mut lag: [(Vec<f64>, Vec<f64>); 2] = Default::default();
+            let mut ratios: Vec<Vec<f64>> = vec![vec![]; VARIANTS.len() - 1 + CHAINED.len()];
+            let mut lag: Vec<(Vec<f64>, Vec<f64>)> = vec![Default::default(); CHAINED.len()];
             for _ in 0..rounds {
                 let mut p = vec![];
                 for v in VARIANTS {
-                    p.push(phase(&url, v, tenants, update, secs).await);
+                    p.push((v, phase(&url, v, tenants, update, secs).await));
                 }
-                let base = p[0].tps;
+                let base = p[0].1.tps;
                 none.push(base);
-                for (i, r) in [p[1].tps, p[2].tps, p[3].tps, p[4].tps, p[5].tps, p[4].tps_with_catch_up, p[5].tps_with_catch_up].into_iter().enumerate() {
-                    ratios[i].push(r / base);
+                for (i, (_, q)) in p[1..].iter().enumerate() {
+                    ratios[i].push(q.tps / base);
                 }
-                for (k, q) in [&p[4], &p[5]].into_iter().enumerate() {
+                for (k, (_, q)) in p.iter().filter(|(v, _)| CHAINED.contains(v)).enumerate() {
+                    ratios[VARIANTS.len() - 1 + k].push(q.tps_with_catch_up / base);
                     lag[k].0.push(q.backlog as f64);
                     lag[k].1.push(q.catch_up_secs);
                 }
             }
             let name = format!("{} {} tenant{}", if update { "update" } else { "insert" }, tenants, if tenants > 1 { "s" } else { "" });
-            let r: Vec<f64> = ratios.into_iter().map(median).collect();
-            let lag_text = |k: usize| format!("{:.0} ({:.2})", median(lag[k].0.clone()), median(lag[k].1.clone()));
-            println!(
-                "{:<18} {:>8.0} {:>5.2}x {:>6.2}x {:>5.2}x {:>7.2}x {:>6.2}x {:>8.2}x {:>7.2}x {:>13} {:>13}",
-                name,
-                median(none),
-                r[0],
-                r[1],
-                r[2],
-                r[3],
-                r[4],
-                r[5],
-                r[6],
-                lag_text(0),
-                lag_text(1)
-            );
+            let mut line = format!("{:<18} {:>8.0}", name, median(none));
+            for (i, r) in ratios.into_iter().enumerate() {
+                let width = if i < VARIANTS.len() - 1 { 7 } else { 8 };
+                line.push_str(&format!(" {:>width$.2}x", median(r)));
+            }
+            for (backlog, secs) in &lag {
+                line.push_str(&format!(" {:>15}", format!("{:.0} ({:.2})", median(backlog.clone()), median(secs.clone()))));
+            }
+            println!("{line}");
         }
     }
     // Sealer cost per row: each version's sealer alone on the backlog its trigger-only
     // variant left (no clients running), batches of 5000 as in the phases.
     let mut c = connect(&url).await;
-    for (schema, v) in [("audit_t0", Variant::Chain0), ("audit_t", Variant::Chain)] {
+    for (schema, v) in [("audit_t0", Variant::Chain0), ("audit_t", Variant::Chain), ("audit_tc", Variant::ChainC)] {
         let backlog: i64 = c.query_one(&format!("SELECT count(*) FROM {schema}.log WHERE seq IS NULL"), &[]).await.unwrap().get(0);
         let t = Instant::now();
         let mut sealed = 0;
@@ -295,12 +338,15 @@ async fn main() {
         assert_eq!(sealed, backlog);
         println!(
             "sealer {}: {sealed} rows in {secs:.2}s = {:.1} us/row",
-            if v == Variant::Chain0 { "v0 (SQL seal())" } else { "now (ops::seal_once)" },
+            match v {
+                Variant::Chain0 => "v0 (SQL seal()) on trig0's log",
+                Variant::Chain => "now (ops::seal_once) on trig's log",
+                _ => "now (ops::seal_once) on trigc's log",
+            },
             secs * 1e6 / sealed.max(1) as f64
         );
     }
-    seal_all(&c, "audit_t").await.unwrap();
-    for schema in ["audit_c", "audit_t", "audit_t0"] {
+    for schema in ["audit_cc", "audit_c", "audit_tc", "audit_t", "audit_t0"] {
         let r = verify(&mut c, &VerifyOptions { schema: schema.into(), ..VerifyOptions::default() }).await.unwrap();
         assert!(r.ok(), "{schema}: {:?}", &r.findings[..r.findings.len().min(5)]);
         println!(

@@ -8,7 +8,7 @@ use std::time::Duration;
 use clap::{Args, Subcommand, ValueEnum};
 
 use crate::db::{connect, require_log, UseError};
-use crate::scaffold::{render, CapturedTable, ScaffoldConfig};
+use crate::scaffold::{render, Capture, CapturedTable, ScaffoldConfig};
 use crate::verify::{verify, Report, VerifyOptions};
 use crate::{anchor, ops};
 
@@ -117,6 +117,10 @@ pub struct ScaffoldAuditLogArgs {
     /// The tenant column of the captured tables.
     #[arg(long, default_value = "tenant_id")]
     pub tenant_column: String,
+    /// Capture triggers in PL/pgSQL (any server) or C (tenantguard_audit.so installed on the
+    /// server: faster; see docs/audit-log.md).
+    #[arg(long, value_enum, default_value_t = Capture::Plpgsql)]
+    pub capture: Capture,
     /// Write the migration here instead of standard output.
     #[arg(long)]
     pub output: Option<PathBuf>,
@@ -135,6 +139,7 @@ impl ScaffoldAuditLogArgs {
             owner: self.owner.clone().unwrap_or_else(|| format!("{}_owner", self.schema)),
             app_roles: self.app_roles.clone(),
             tables,
+            capture: self.capture,
         };
         cfg.check().map_err(|e| e.to_string())?;
         Ok(cfg)

@@ -15,6 +15,15 @@ pub mod anchor;
 pub mod ops;
 pub mod cli;
 
+/// The C capture trigger this build compiled (build.rs): the directory holding
+/// `tenantguard_audit.so`, for a test cluster's `dynamic_library_path`; or why it was not built.
+pub fn built_capture_library_dir() -> Result<&'static str, &'static str> {
+    match (option_env!("TG_AUDIT_EXT_DIR"), option_env!("TG_AUDIT_EXT_MISSING")) {
+        (Some(dir), _) => Ok(dir),
+        (None, why) => Err(why.unwrap_or("build.rs did not run")),
+    }
+}
+
 /// The statement the runtime runs in its tenant transaction to record an app-level event
 /// (login, export, role change): parameters actor, action, entity, entity_id (text) and
 /// old, new (jsonb). The tenant comes from `app.current_tenant`; see docs/audit-log.md.

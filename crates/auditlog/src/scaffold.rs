@@ -26,6 +26,19 @@ pub struct ScaffoldConfig {
     /// Application roles: they may read their tenant's events and call record(), nothing else.
     pub app_roles: Vec<String>,
     pub tables: Vec<CapturedTable>,
+    /// How the capture triggers are written (default PL/pgSQL).
+    pub capture: Capture,
+}
+
+/// The capture trigger's language. Both write the same rows; see docs/audit-log.md, Speed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum Capture {
+    /// A generated PL/pgSQL function per table: runs on any PostgreSQL, managed ones included.
+    #[default]
+    Plpgsql,
+    /// The C trigger in crates/auditlog/ext (tenantguard_audit.so, installed on the server
+    /// with `make -C crates/auditlog/ext install`): writes the row without the executor.
+    C,
 }
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -38,7 +51,13 @@ pub enum ScaffoldError {
 
 impl Default for ScaffoldConfig {
     fn default() -> Self {
-        ScaffoldConfig { schema: "audit".into(), owner: "audit_owner".into(), app_roles: vec![], tables: vec![] }
+        ScaffoldConfig {
+            schema: "audit".into(),
+            owner: "audit_owner".into(),
+            app_roles: vec![],
+            tables: vec![],
+            capture: Capture::default(),
+        }
     }
 }
 
@@ -198,6 +217,35 @@ fn render_privileges(cfg: &ScaffoldConfig) -> String {
 }
 
 fn render_capture(cfg: &ScaffoldConfig, t: &CapturedTable) -> String {
+    match cfg.capture {
+        Capture::Plpgsql => render_capture_plpgsql(cfg, t),
+        Capture::C => render_capture_c(cfg, t),
+    }
+}
+
+/// The C trigger with the table's names as trigger arguments: log schema, entity, tenant
+/// column, key columns. Created as the migration's superuser (C functions need one), then
+/// given to the owner, like every other log object.
+fn render_capture_c(cfg: &ScaffoldConfig, t: &CapturedTable) -> String {
+    let (s, f, q, o) = (&cfg.schema, t.function_name(), t.qualified(), &cfg.owner);
+    let keys: Vec<String> = t.key_columns.iter().map(|k| format!("'{k}'")).collect();
+    format!(
+        "-- Capture {q} with the C trigger (tenantguard_audit.so must be installed on the server:\n\
+         -- make -C crates/auditlog/ext install). It writes the same row the PL/pgSQL capture would.\n\
+         CREATE OR REPLACE FUNCTION {s}.{f}() RETURNS trigger\n\
+         LANGUAGE c SECURITY DEFINER\n\
+         AS 'tenantguard_audit', 'tg_capture';\n\
+         ALTER FUNCTION {s}.{f}() OWNER TO {o};\n\
+         REVOKE ALL ON FUNCTION {s}.{f}() FROM PUBLIC;\n\
+         CREATE OR REPLACE TRIGGER audit_capture AFTER INSERT OR UPDATE OR DELETE ON {q}\n    \
+             FOR EACH ROW EXECUTE FUNCTION {s}.{f}('{s}', '{q}', '{tc}', {keys});\n\
+         ALTER TABLE {q} ENABLE ALWAYS TRIGGER audit_capture;\n",
+        tc = t.tenant_column,
+        keys = keys.join(", "),
+    )
+}
+
+fn render_capture_plpgsql(cfg: &ScaffoldConfig, t: &CapturedTable) -> String {
     let s = &cfg.schema;
     let f = t.function_name();
     let q = t.qualified();

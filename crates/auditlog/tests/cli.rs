@@ -51,6 +51,7 @@ fn scaffold_refuses_bad_identifiers() {
         app_roles: vec!["app_user".into()],
         tables: vec![tables.into()],
         tenant_column: "tenant_id".into(),
+        capture: Default::default(),
         output: Some(std::env::temp_dir().join(format!("tg-audit-{}.sql", std::process::id()))),
     };
     assert_eq!(scaffold(args("public.invoices; DROP TABLE x")).unwrap(), ExitCode::from(2));

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tenantguard_auditlog::ops::{seal_all, seal_once};
+use tenantguard_auditlog::scaffold::Capture;
 use tenantguard_auditlog::verify::{verify, VerifyOptions};
 
 async fn writer(url: String, tenant: &'static str, id: u64, stop: Arc<AtomicBool>, attempts: Arc<AtomicU64>) {
@@ -55,7 +56,16 @@ async fn sealer(url: String, stop: Arc<AtomicBool>) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn aborts_and_killed_backends_leave_a_complete_unforked_log() {
-    let env = common::setup();
+    faults(Capture::Plpgsql).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn aborts_and_killed_backends_leave_a_complete_unforked_log_with_c_capture() {
+    faults(Capture::C).await;
+}
+
+async fn faults(capture: Capture) {
+    let env = common::setup_with(capture);
     let stop = Arc::new(AtomicBool::new(false));
     let attempts = Arc::new(AtomicU64::new(0));
     let mut tasks = vec![];

@@ -1,11 +1,20 @@
 //! The generated log refuses every change but appending, for app roles and in replica mode.
 mod common;
 
-use tenantguard_auditlog::scaffold::render;
+use tenantguard_auditlog::scaffold::{render, Capture, ScaffoldConfig};
 
 #[tokio::test]
 async fn app_role_can_only_append_and_read_its_own_tenant() {
-    let env = common::setup();
+    only_append(Capture::Plpgsql).await;
+}
+
+#[tokio::test]
+async fn app_role_can_only_append_and_read_its_own_tenant_with_c_capture() {
+    only_append(Capture::C).await;
+}
+
+async fn only_append(capture: Capture) {
+    let env = common::setup_with(capture);
     let app = common::connect(&env.app_url).await;
     common::write_invoices(&app, "t1", 10).await;
     common::write_invoices(&app, "t2", 5).await;
@@ -50,7 +59,16 @@ async fn record_writes_app_events_in_the_callers_transaction() {
 
 #[tokio::test]
 async fn guards_hold_for_superusers_in_replica_mode_and_against_disabling() {
-    let env = common::setup();
+    guards_hold(Capture::Plpgsql).await;
+}
+
+#[tokio::test]
+async fn guards_hold_for_superusers_in_replica_mode_and_against_disabling_with_c_capture() {
+    guards_hold(Capture::C).await;
+}
+
+async fn guards_hold(capture: Capture) {
+    let env = common::setup_with(capture);
     let app = common::connect(&env.app_url).await;
     common::write_invoices(&app, "t1", 3).await;
     let su = common::connect(&env.url).await;
@@ -75,8 +93,28 @@ async fn guards_hold_for_superusers_in_replica_mode_and_against_disabling() {
 
 #[tokio::test]
 async fn migration_is_idempotent_and_objects_belong_to_the_nologin_owner() {
-    let env = common::setup();
-    env.cluster.psql("app", &render(&common::config())).expect("second run applies");
+    idempotent(Capture::Plpgsql).await;
+}
+
+#[tokio::test]
+async fn migration_is_idempotent_and_objects_belong_to_the_nologin_owner_with_c_capture() {
+    idempotent(Capture::C).await;
+}
+
+async fn idempotent(capture: Capture) {
+    let env = common::setup_with(capture);
+    env.cluster.psql("app", &render(&ScaffoldConfig { capture, ..common::config() })).expect("second run applies");
+    let functions = env
+        .cluster
+        .query(
+            "app",
+            "SELECT string_agg(DISTINCT pg_get_userbyid(proowner) || ' ' || l.lanname || ' ' || prosecdef, ',')
+               FROM pg_proc p JOIN pg_language l ON l.oid = p.prolang
+              WHERE pronamespace = 'audit'::regnamespace AND proname LIKE 'capture\\_\\_%'",
+        )
+        .unwrap();
+    let lang = if capture == Capture::C { "c" } else { "plpgsql" };
+    assert_eq!(functions.trim(), format!("audit_owner {lang} true"));
     let owners = env
         .cluster
         .query("app", "SELECT DISTINCT pg_get_userbyid(relowner) FROM pg_class WHERE relnamespace = 'audit'::regnamespace")

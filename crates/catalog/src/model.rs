@@ -309,6 +309,9 @@ pub struct Trigger {
     pub on_update: bool,
     pub on_delete: bool,
     pub on_truncate: bool,
+    /// The arguments given in CREATE TRIGGER (tgargs), which a C trigger function reads.
+    #[serde(default)]
+    pub args: Vec<String>,
 }
 
 impl Trigger {

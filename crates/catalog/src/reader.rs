@@ -477,13 +477,16 @@ async fn read_in_transaction(client: &Client) -> Result<Snapshot, ReadError> {
         });
     }
 
+    // C functions are library code with nothing to parse, except trigger functions: which
+    // tables they fire on is what the audit-log rules read (tenantguard's C capture trigger).
     let sql = format!(
         "SELECT p.oid, n.nspname::text, p.proname::text, pg_get_function_identity_arguments(p.oid), p.pronargs, \
                 l.lanname::text, p.prosecdef, p.provolatile::text, p.proowner, coalesce(p.proconfig, '{{}}'), \
                 coalesce(p.prosrc, ''), p.proretset, format_type(p.prorettype, NULL), {}, \
                 p.prorettype = 'pg_catalog.trigger'::regtype \
            FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace JOIN pg_language l ON l.oid = p.prolang \
-          WHERE p.prokind IN ('f','p') AND {SYSTEM_SCHEMAS} AND l.lanname NOT IN ('c', 'internal')",
+          WHERE p.prokind IN ('f','p') AND {SYSTEM_SCHEMAS} \
+            AND (l.lanname NOT IN ('c', 'internal') OR (l.lanname = 'c' AND p.prorettype = 'pg_catalog.trigger'::regtype))",
         grants_sql("p.proacl", 'f', "p.proowner")
     );
     for row in r.rows("functions", &sql).await {
@@ -510,7 +513,12 @@ async fn read_in_transaction(client: &Client) -> Result<Snapshot, ReadError> {
         });
     }
 
-    for row in r.rows("triggers", "SELECT t.tgname::text, t.tgrelid, t.tgfoid, t.tgenabled::text, t.tgtype::int4 FROM pg_trigger t WHERE NOT t.tgisinternal").await {
+    // tgargs is bytea, each argument followed by a NUL byte; 'escape' shows NUL as \000.
+    let triggers_sql = "SELECT t.tgname::text, t.tgrelid, t.tgfoid, t.tgenabled::text, t.tgtype::int4, \
+        CASE WHEN t.tgnargs = 0 THEN '{}'::text[] \
+             ELSE (regexp_split_to_array(encode(t.tgargs, 'escape'), '\\\\000'))[1:t.tgnargs] END \
+        FROM pg_trigger t WHERE NOT t.tgisinternal";
+    for row in r.rows("triggers", triggers_sql).await {
         let ty: i32 = row.get(4);
         snap.triggers.push(Trigger {
             name: row.get(0),
@@ -525,6 +533,7 @@ async fn read_in_transaction(client: &Client) -> Result<Snapshot, ReadError> {
             on_delete: ty & 8 != 0,
             on_update: ty & 16 != 0,
             on_truncate: ty & 32 != 0,
+            args: row.get(5),
         });
     }
 

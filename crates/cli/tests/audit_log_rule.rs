@@ -3,7 +3,7 @@
 
 use std::process::Command;
 
-use tenantguard_testkit::Cluster;
+use tenantguard_testkit::{Cluster, ClusterOptions};
 
 const APP: &str = "CREATE ROLE app_user LOGIN; CREATE ROLE app_owner NOLOGIN;
   CREATE TABLE tenants (id uuid PRIMARY KEY); ALTER TABLE tenants OWNER TO app_owner;
@@ -19,9 +19,18 @@ fn tenantguard(args: &[&str]) -> std::process::Output {
 
 /// Apply the scaffolded log, weaken it with `weaken` (run as superuser), and audit.
 fn audit_with(weaken: &str) -> serde_json::Value {
-    let scaffold = tenantguard(&["scaffold", "audit-log", "--app-roles", "app_user", "--tables", "public.invoices"]);
+    audit_capture_with("plpgsql", weaken)
+}
+
+fn audit_capture_with(capture: &str, weaken: &str) -> serde_json::Value {
+    let scaffold = tenantguard(&["scaffold", "audit-log", "--app-roles", "app_user", "--tables", "public.invoices", "--capture", capture]);
     assert_eq!(scaffold.status.code(), Some(0), "{}", String::from_utf8_lossy(&scaffold.stderr));
-    let cluster = Cluster::start().unwrap();
+    let mut options = ClusterOptions::default();
+    if capture == "c" {
+        let dir = tenantguard_auditlog::built_capture_library_dir().unwrap_or_else(|why| panic!("C capture not built: {why}"));
+        options = options.set("dynamic_library_path", &format!("{dir}:$libdir"));
+    }
+    let cluster = Cluster::start_with(&options).unwrap();
     cluster.create_database("app").unwrap();
     cluster.psql("app", APP).unwrap();
     cluster.psql("app", &String::from_utf8_lossy(&scaffold.stdout)).unwrap();
@@ -48,6 +57,20 @@ fn the_scaffolded_log_is_clean() {
     assert!(log_findings(&report).is_empty(), "{:?}", log_findings(&report));
     let blocking: Vec<_> = report["findings"].as_array().unwrap().iter().filter(|f| f["severity"] == "critical" || f["severity"] == "major").collect();
     assert!(blocking.is_empty(), "{blocking:#?}");
+}
+
+/// The C capture trigger's body is a symbol: the rules read where it writes from its trigger
+/// arguments, so the captured table is not reported as unaudited.
+#[test]
+fn the_scaffolded_log_with_c_capture_is_clean() {
+    let report = audit_capture_with("c", "");
+    let findings: Vec<_> = report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["rule"] == "audit-log-mutable" || f["rule"] == "tenant-table-not-audited" || f["severity"] == "critical" || f["severity"] == "major")
+        .collect();
+    assert!(findings.is_empty(), "{findings:#?}");
 }
 
 #[test]

@@ -27,6 +27,8 @@ ALTER SCHEMA audit OWNER TO audit_owner;
 SET LOCAL ROLE audit_owner;
 
 CREATE SEQUENCE IF NOT EXISTS audit.log_id_seq;
+-- CACHE 1: the sealer's floor (seal_floor) reads last_value as "every id drawn so far".
+ALTER SEQUENCE audit.log_id_seq CACHE 1;
 
 -- Unsealed rows (seq IS NULL) are written by the capture triggers and record(); the
 -- sealer gives them seq, payload_hash, prev_hash and hash. Partitioned by month on `at`
@@ -50,18 +52,24 @@ CREATE TABLE IF NOT EXISTS audit.log (
 ) PARTITION BY RANGE (at);
 ALTER SEQUENCE audit.log_id_seq OWNED BY audit.log.id;
 
--- PostgreSQL cannot enforce UNIQUE (tenant_id, seq) across time partitions (the key must
--- contain `at`); the head row lock in seal_tenant is what orders a chain, this index and
--- verify's duplicate check are the backstops.
-CREATE UNIQUE INDEX IF NOT EXISTS log_tenant_seq ON audit.log (tenant_id, seq, at) WHERE seq IS NOT NULL;
--- Every index on the log is paid by every business write. Writers touch one: the sealer's
--- queue of unsealed rows, keyed by id alone (an append at the right edge of a small
--- btree, which the sealer empties; the sealer reads it in id order for all tenants at
--- once). The earlier (tenant_id, id) key and the BRIN on `at` (which nothing read) cost
--- writers about 10 to 20% (docs/audit-log.md, Speed).
+-- A writer takes its transaction id before it draws its row id: the sealer's floor relies
+-- on it (seal_floor). The capture functions and record() use this default.
+ALTER TABLE audit.log ALTER COLUMN id
+    SET DEFAULT CASE WHEN pg_current_xact_id() IS NOT NULL THEN nextval('audit.log_id_seq') END;
+
+-- Every index on the log is paid by every business write, and an index on seq also makes
+-- every sealing UPDATE a non-HOT one (docs/audit-log.md, Speed). So the log has one index,
+-- a BRIN on id that writers almost never touch (a new row lands in a page range that is not
+-- summarised yet): the sealer reads unsealed rows above its floor through it and writes
+-- them back by tuple id. What orders a chain is the head row lock and seal_store's
+-- continuity check (PostgreSQL could not enforce UNIQUE (tenant_id, seq) across time
+-- partitions anyway); verify reports any duplicate or missing seq. Serve tenants' reads of
+-- their own events? Add an index on (tenant_id, at) knowing what it costs each write.
 DROP INDEX IF EXISTS audit.log_unsealed;
 DROP INDEX IF EXISTS audit.log_at;
-CREATE INDEX IF NOT EXISTS log_unsealed_id ON audit.log (id) WHERE seq IS NULL;
+DROP INDEX IF EXISTS audit.log_unsealed_id;
+DROP INDEX IF EXISTS audit.log_tenant_seq;
+CREATE INDEX IF NOT EXISTS log_id_brin ON audit.log USING brin (id) WITH (pages_per_range = 32, autosummarize = on);
 CREATE TABLE IF NOT EXISTS audit.log_default PARTITION OF audit.log DEFAULT;
 
 -- The last sealed link of each tenant: the sealer's lock and the verifier's tail check.
@@ -71,6 +79,17 @@ CREATE TABLE IF NOT EXISTS audit.head (
     hash      bytea       NOT NULL,
     sealed_at timestamptz NOT NULL DEFAULT now()
 );
+
+-- The sealer's floor: every row with id <= floor is sealed, so sealers look above it only.
+-- pending_max / pending_xid are the next floor candidate: once every transaction up to
+-- pending_xid has ended, no row with id <= pending_max can still appear (seal_floor).
+CREATE TABLE IF NOT EXISTS audit.seal_state (
+    one         boolean PRIMARY KEY DEFAULT true CHECK (one),
+    floor       bigint  NOT NULL DEFAULT 0,
+    pending_max bigint,
+    pending_xid xid8
+);
+INSERT INTO audit.seal_state DEFAULT VALUES ON CONFLICT DO NOTHING;
 
 -- Where a chain resumes after retention dropped the partitions holding its start.
 CREATE TABLE IF NOT EXISTS audit.checkpoint (
@@ -105,6 +124,7 @@ CREATE POLICY tenant_reads_own ON audit.log FOR SELECT
 ALTER TABLE audit.head ENABLE ROW LEVEL SECURITY;
 ALTER TABLE audit.checkpoint ENABLE ROW LEVEL SECURITY;
 ALTER TABLE audit.erasure ENABLE ROW LEVEL SECURITY;
+ALTER TABLE audit.seal_state ENABLE ROW LEVEL SECURITY;
 
 -- Canonical encoding v1 (docs/audit-log.md): a text field is 0x01, its UTF-8 bytes, 0x00;
 -- NULL is the single byte 0x00. PostgreSQL text never holds a NUL byte, so this is
@@ -154,6 +174,96 @@ AS $f$
                           ORDER BY c.seq DESC LIMIT 1) cp ON h.tenant_id IS NULL
 $f$;
 
+-- The sealer's floor, moved up when it safely can; every sealer calls it first, before its
+-- transaction has an xid. Why it is safe: a writer takes its xid before it draws its id (the
+-- log's id default, the C capture function). A candidate (pending_max, pending_xid) is the
+-- sequence's last_value read before this transaction's xid is taken, and that xid. Once
+-- every transaction up to pending_xid has ended (the snapshot's xmin is above it), every
+-- writer that drew an id <= pending_max has ended: its rows are visible or will never be.
+-- The floor then moves to just below the lowest still unsealed id, at most pending_max.
+CREATE OR REPLACE FUNCTION audit.seal_floor()
+RETURNS bigint LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $f$
+DECLARE fresh boolean := pg_current_xact_id_if_assigned() IS NULL; m bigint; st record; f bigint; lowest bigint;
+        lo bigint; step bigint;
+BEGIN
+    SELECT last_value INTO m FROM audit.log_id_seq;
+    -- Takes this transaction's xid (after m was read); a sealer holding it is not waited for.
+    SELECT * INTO st FROM audit.seal_state FOR UPDATE SKIP LOCKED;
+    IF NOT FOUND THEN
+        RETURN coalesce((SELECT s.floor FROM audit.seal_state s), 0);
+    END IF;
+    f := st.floor;
+    IF st.pending_xid IS NOT NULL AND pg_snapshot_xmin(pg_current_snapshot()) > st.pending_xid THEN
+        -- The lowest unsealed id up to pending_max, read in growing id windows from the floor
+        -- (the BRIN finds rows by range, not in order: one min() over the whole range would
+        -- read all of it, which under a large backlog is every unsealed row).
+        lo := f;
+        step := 1024;
+        WHILE lowest IS NULL AND lo < st.pending_max LOOP
+            SELECT min(l.id) INTO lowest FROM audit.log l
+             WHERE l.seq IS NULL AND l.id > lo AND l.id <= least(lo + step, st.pending_max);
+            lo := least(lo + step, st.pending_max);
+            step := step * 2;
+        END LOOP;
+        f := greatest(f, coalesce(lowest - 1, st.pending_max));
+        st.pending_xid := NULL;
+    END IF;
+    IF st.pending_xid IS NULL AND fresh THEN
+        UPDATE audit.seal_state SET floor = f, pending_max = m, pending_xid = pg_current_xact_id();
+    ELSE
+        UPDATE audit.seal_state SET floor = f, pending_max = CASE WHEN st.pending_xid IS NULL THEN NULL ELSE pending_max END,
+                                       pending_xid = st.pending_xid;
+    END IF;
+    RETURN f;
+END $f$;
+
+-- The upper id bound of a claim: the BRIN on id finds rows by id range, not in id order, so
+-- "the oldest max_rows unsealed rows above the floor" read without a bound would read every
+-- row above the floor (a large backlog: all of it, for every batch). Windows of ids, the
+-- first max_rows wide and each next one twice as wide, are read from the floor up until
+-- max_rows unsealed rows are found or the top is reached.
+CREATE OR REPLACE FUNCTION audit.seal_window(f bigint, max_rows integer)
+RETURNS bigint LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp
+AS $f$
+DECLARE top bigint; lo bigint := f; hi bigint; found_rows bigint := 0; step bigint := greatest(max_rows, 1)::bigint;
+BEGIN
+    SELECT last_value INTO top FROM audit.log_id_seq;
+    LOOP
+        hi := lo + step;
+        SELECT found_rows + count(*) INTO found_rows
+          FROM (SELECT 1 FROM audit.log l WHERE l.seq IS NULL AND l.id > lo AND l.id <= hi LIMIT max_rows) w;
+        EXIT WHEN found_rows >= max_rows OR hi >= top;
+        lo := hi;
+        step := step * 2;
+    END LOOP;
+    RETURN hi;
+END $f$;
+
+-- Write a sealed batch: each row found by its partition and tuple id (a TID scan; the log
+-- has no btree for a sealer to find rows by, since writers would pay for it), and only if
+-- it is still the same unsealed row. Returns the rows written; callers check the count.
+CREATE OR REPLACE FUNCTION audit.seal_write(p_parts oid[], p_ctids tid[], p_ids bigint[], p_tenants text[], p_seqs bigint[],
+    p_payload_hashes bytea[], p_prev_hashes bytea[], p_hashes bytea[])
+RETURNS integer LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
+AS $f$
+DECLARE part oid; got integer; total integer := 0;
+BEGIN
+    FOR part IN SELECT DISTINCT p FROM unnest(p_parts) AS p LOOP
+        IF NOT EXISTS (SELECT 1 FROM pg_inherits i WHERE i.inhrelid = part AND i.inhparent = 'audit.log'::regclass) THEN
+            RAISE EXCEPTION 'seal: % is not a partition of audit.log', part;
+        END IF;
+        EXECUTE format('UPDATE %s l SET seq = x.seq, payload_hash = x.ph, prev_hash = x.prev, hash = x.h
+                          FROM unnest($1, $2, $3, $4, $5, $6, $7, $8) AS x(part, ct, id, t, seq, ph, prev, h)
+                         WHERE x.part = $9 AND l.ctid = x.ct AND l.id = x.id AND l.tenant_id = x.t AND l.seq IS NULL',
+                       part::regclass)
+          USING p_parts, p_ctids, p_ids, p_tenants, p_seqs, p_payload_hashes, p_prev_hashes, p_hashes, part;
+        GET DIAGNOSTICS got = ROW_COUNT;
+        total := total + got;
+    END LOOP;
+    RETURN total;
+END $f$;
+
 -- Seal one tenant's committed, unsealed rows in id order. The per-tenant lock is held
 -- only for this short transaction, never by the writers, so a hot tenant's writes do not
 -- queue behind each other; a concurrent sealer skips the tenant instead of waiting.
@@ -162,32 +272,33 @@ CREATE OR REPLACE FUNCTION audit.seal_tenant(p_tenant text, max_rows integer DEF
 RETURNS integer LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 AS $f$
 DECLARE
-    h_seq bigint; h_hash bytea; first_seq bigint; first_prev bytea; r record; n integer := 0;
-    ids bigint[] := '{}'; ats timestamptz[] := '{}'; phs bytea[] := '{}'; hashes bytea[] := '{}';
+    f bigint := audit.seal_floor(); h_seq bigint; h_hash bytea; r record; n integer := 0;
+    parts oid[] := '{}'; cts tid[] := '{}'; ids bigint[] := '{}'; seqs bigint[] := '{}';
+    phs bytea[] := '{}'; prevs bytea[] := '{}'; hashes bytea[] := '{}';
 BEGIN
     IF NOT pg_try_advisory_xact_lock(1952539756, hashtext(p_tenant)) THEN
         RETURN 0;
     END IF;
     PERFORM 1 FROM audit.head h WHERE h.tenant_id = p_tenant FOR UPDATE;
     SELECT t.head_seq, t.head_hash INTO h_seq, h_hash FROM audit.chain_tips(ARRAY[p_tenant]) t;
-    first_seq := h_seq; first_prev := h_hash;
-    FOR r IN SELECT l.id, l.at, audit.payload_hash(l.old_value, l.new_value) AS ph,
+    FOR r IN SELECT l.tableoid AS part, l.ctid AS ct, l.id, audit.payload_hash(l.old_value, l.new_value) AS ph,
                     audit.link_body(l.tenant_id, l.actor, l.action, l.entity, l.entity_id, l.at, l.txid) AS body
-               FROM audit.log l WHERE l.tenant_id = p_tenant AND l.seq IS NULL
+               FROM audit.log l WHERE l.tenant_id = p_tenant AND l.seq IS NULL AND l.id > f
               ORDER BY l.id LIMIT max_rows
     LOOP
         h_seq := h_seq + 1;
+        prevs := prevs || h_hash;
         h_hash := sha256('\x7467616c312f6c696e6b'::bytea || h_hash || int8send(h_seq) || r.body || r.ph);
-        ids := ids || r.id; ats := ats || r.at; phs := phs || r.ph; hashes := hashes || h_hash;
+        parts := parts || r.part; cts := cts || r.ct; ids := ids || r.id; seqs := seqs || h_seq;
+        phs := phs || r.ph; hashes := hashes || h_hash;
         n := n + 1;
     END LOOP;
     IF n = 0 THEN
         RETURN 0;
     END IF;
-    UPDATE audit.log l SET seq = first_seq + u.i, payload_hash = u.ph, prev_hash = u.prev, hash = u.h
-      FROM (SELECT x.id, x.at, x.ph, x.h, x.i, coalesce(lag(x.h) OVER (ORDER BY x.i), first_prev) AS prev
-              FROM unnest(ids, ats, phs, hashes) WITH ORDINALITY AS x(id, at, ph, h, i)) u
-     WHERE l.tenant_id = p_tenant AND l.seq IS NULL AND l.id = u.id AND l.at = u.at;
+    IF audit.seal_write(parts, cts, ids, array_fill(p_tenant, ARRAY[n]), seqs, phs, prevs, hashes) <> n THEN
+        RAISE EXCEPTION 'seal_tenant: a row of tenant % changed while it was being sealed', p_tenant;
+    END IF;
     INSERT INTO audit.head AS h (tenant_id, seq, hash) VALUES (p_tenant, h_seq, h_hash)
         ON CONFLICT (tenant_id) DO UPDATE SET seq = excluded.seq, hash = excluded.hash, sealed_at = now();
     RETURN n;
@@ -197,20 +308,24 @@ END $f$;
 -- transaction it calls seal_claim, computes payload hashes and links, and hands them to
 -- seal_store. seal_claim takes the tenants of the oldest unsealed rows (try-lock: a tenant
 -- another sealer holds is skipped), locks their head rows and returns, per tenant in id
--- order, the head and the rows' hash inputs (jsonb as text, the bytes that are hashed).
-CREATE OR REPLACE FUNCTION audit.seal_claim(max_rows integer DEFAULT 10000)
+-- order, the head and the rows' hash inputs (jsonb as text, the bytes that are hashed),
+-- with where each row is (partition, tuple id) for seal_store.
+DROP FUNCTION IF EXISTS audit.seal_claim(integer);
+CREATE FUNCTION audit.seal_claim(max_rows integer DEFAULT 10000)
 RETURNS TABLE (tenant_id text, head_seq bigint, head_hash bytea, id bigint, at timestamptz, actor text,
-               action text, entity text, entity_id text, old_text text, new_text text, txid bigint)
+               action text, entity text, entity_id text, old_text text, new_text text, txid bigint,
+               part oid, ctid_text text)
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 AS $f$
 #variable_conflict use_column
-DECLARE tenants text[];
+DECLARE f bigint := audit.seal_floor(); hi bigint := audit.seal_window(f, max_rows); tenants text[];
 BEGIN
     -- Candidates from the oldest unsealed rows; lock before reading the rows, so that the
     -- rows read are exactly the ones no other sealer can seal until this transaction ends.
     SELECT array_agg(c.t ORDER BY c.t) INTO tenants
       FROM (SELECT DISTINCT u.tenant_id AS t
-              FROM (SELECT l.tenant_id FROM audit.log l WHERE l.seq IS NULL ORDER BY l.id LIMIT max_rows) u) c
+              FROM (SELECT l.tenant_id FROM audit.log l WHERE l.seq IS NULL AND l.id > f AND l.id <= hi
+                     ORDER BY l.id LIMIT max_rows) u) c
      WHERE pg_try_advisory_xact_lock(1952539756, hashtext(c.t));
     IF tenants IS NULL THEN
         RETURN;
@@ -224,8 +339,9 @@ BEGIN
     -- (A hash join with the locked tenants: `tenant_id = ANY (tenants)` on a variable array
     -- is a linear search per row, about 6 us per row with 100 tenants.)
     SELECT s.tenant_id, s.head_seq, s.head_hash, r.id, r.at, r.actor, r.action, r.entity, r.entity_id,
-           r.old_value::text, r.new_value::text, r.txid
-      FROM (SELECT l.* FROM audit.log l WHERE l.seq IS NULL ORDER BY l.id LIMIT max_rows) r
+           r.old_value::text, r.new_value::text, r.txid, r.tableoid, r.ctid::text
+      FROM (SELECT l.tableoid, l.ctid, l.* FROM audit.log l WHERE l.seq IS NULL AND l.id > f AND l.id <= hi
+             ORDER BY l.id LIMIT max_rows) r
       JOIN s ON s.tenant_id = r.tenant_id
      ORDER BY r.tenant_id, r.id;
 END $f$;
@@ -234,14 +350,19 @@ END $f$;
 -- head without a gap, every row must still be unsealed (else nothing is written), and
 -- the last row's link is recomputed here as a check of the sealer's encoding. Every
 -- other hash is checked by verify; a wrong one is a finding, never a silent fork.
+DROP FUNCTION IF EXISTS audit.seal_store(text[], bigint[], timestamptz[], bigint[], bytea[], bytea[], bytea[]);
 CREATE OR REPLACE FUNCTION audit.seal_store(p_tenants text[], p_ids bigint[], p_ats timestamptz[],
-    p_seqs bigint[], p_payload_hashes bytea[], p_prev_hashes bytea[], p_hashes bytea[])
+    p_seqs bigint[], p_payload_hashes bytea[], p_prev_hashes bytea[], p_hashes bytea[], p_parts oid[], p_ctids text[])
 RETURNS integer LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 AS $f$
 DECLARE n integer := cardinality(p_ids); got integer; bad text; last_ok boolean; tenants text[];
 BEGIN
     IF n IS NULL OR n = 0 THEN
         RETURN 0;
+    END IF;
+    IF cardinality(p_parts) IS DISTINCT FROM n OR cardinality(p_ctids) IS DISTINCT FROM n
+       OR cardinality(p_tenants) IS DISTINCT FROM n OR cardinality(p_seqs) IS DISTINCT FROM n THEN
+        RAISE EXCEPTION 'seal_store: the arrays of this batch differ in length';
     END IF;
     tenants := ARRAY(SELECT DISTINCT t FROM unnest(p_tenants) AS t ORDER BY 1);
     -- Re-entrant for the sealer that claimed them; refused if another session holds one.
@@ -262,21 +383,20 @@ BEGIN
     IF bad IS NOT NULL THEN
         RAISE EXCEPTION 'seal_store: the batch does not continue the chain of tenants %', bad;
     END IF;
-    UPDATE audit.log l SET seq = x.seq, payload_hash = x.ph, prev_hash = x.prev, hash = x.h
-      FROM unnest(p_tenants, p_ids, p_ats, p_seqs, p_payload_hashes, p_prev_hashes, p_hashes)
-           AS x(tenant_id, id, at, seq, ph, prev, h)
-     WHERE l.seq IS NULL AND l.id = x.id AND l.at = x.at AND l.tenant_id = x.tenant_id;
-    GET DIAGNOSTICS got = ROW_COUNT;
-    IF got <> n THEN
-        RAISE EXCEPTION 'seal_store: % of % rows were still unsealed; nothing stored', got, n;
-    END IF;
-    SELECT l.hash = audit.link_hash(l.prev_hash, l.tenant_id, l.seq, l.actor, l.action, l.entity, l.entity_id,
-                                       l.at, l.txid, audit.payload_hash(l.old_value, l.new_value))
-           AND l.payload_hash = audit.payload_hash(l.old_value, l.new_value)
+    -- The sealer's encoding, checked on the batch's last row before anything is written.
+    SELECT p_hashes[n] = audit.link_hash(p_prev_hashes[n], l.tenant_id, p_seqs[n], l.actor, l.action, l.entity,
+                                            l.entity_id, l.at, l.txid, audit.payload_hash(l.old_value, l.new_value))
+           AND p_payload_hashes[n] = audit.payload_hash(l.old_value, l.new_value)
       INTO last_ok
-      FROM audit.log l WHERE l.id = p_ids[n] AND l.at = p_ats[n] AND l.tenant_id = p_tenants[n];
+      FROM audit.log l
+     WHERE l.tableoid = p_parts[n] AND l.ctid = p_ctids[n]::tid AND l.id = p_ids[n] AND l.tenant_id = p_tenants[n];
     IF last_ok IS NOT TRUE THEN
         RAISE EXCEPTION 'seal_store: the sealer''s hash of row % does not match the database''s encoding', p_ids[n];
+    END IF;
+    -- Each row is written only if it is still the claimed, unsealed row of the claimed tenant.
+    got := audit.seal_write(p_parts, p_ctids::tid[], p_ids, p_tenants, p_seqs, p_payload_hashes, p_prev_hashes, p_hashes);
+    IF got <> n THEN
+        RAISE EXCEPTION 'seal_store: % of % rows were still unsealed; nothing stored', got, n;
     END IF;
     INSERT INTO audit.head AS h (tenant_id, seq, hash)
     SELECT DISTINCT ON (x.tenant_id) x.tenant_id, x.seq, x.h
@@ -290,9 +410,9 @@ END $f$;
 CREATE OR REPLACE FUNCTION audit.seal(max_rows integer DEFAULT 10000)
 RETURNS bigint LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 AS $f$
-DECLARE t text; total bigint := 0;
+DECLARE f bigint := audit.seal_floor(); t text; total bigint := 0;
 BEGIN
-    FOR t IN SELECT DISTINCT l.tenant_id FROM audit.log l WHERE l.seq IS NULL LOOP
+    FOR t IN SELECT DISTINCT l.tenant_id FROM audit.log l WHERE l.seq IS NULL AND l.id > f LOOP
         total := total + audit.seal_tenant(t, greatest(max_rows - total, 0)::integer);
         EXIT WHEN total >= max_rows;
     END LOOP;
@@ -331,11 +451,12 @@ BEGIN
         RAISE EXCEPTION 'erase needs a reason (it is kept in the erasure table)';
     END IF;
     PERFORM audit.seal_tenant(p_tenant, 2147483647);
-    IF EXISTS (SELECT 1 FROM audit.log WHERE tenant_id = p_tenant AND seq IS NULL) THEN
+    IF EXISTS (SELECT 1 FROM audit.log WHERE tenant_id = p_tenant AND seq IS NULL
+                AND id > (SELECT s.floor FROM audit.seal_state s)) THEN
         RAISE EXCEPTION 'tenant % is being sealed by another session; retry', p_tenant;
     END IF;
     UPDATE audit.log SET old_value = NULL, new_value = NULL, erased_at = now()
-     WHERE tenant_id = p_tenant AND erased_at IS NULL
+     WHERE tenant_id = p_tenant AND erased_at IS NULL AND seq IS NOT NULL
        AND (p_entity IS NULL OR entity = p_entity) AND (p_entity_id IS NULL OR entity_id = p_entity_id);
     GET DIAGNOSTICS n = ROW_COUNT;
     INSERT INTO audit.erasure (tenant_id, entity, entity_id, reason, rows)

@@ -161,6 +161,7 @@ CREATE OR REPLACE FUNCTION @schema@.seal_floor()
 RETURNS bigint LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 AS $f$
 DECLARE fresh boolean := pg_current_xact_id_if_assigned() IS NULL; m bigint; st record; f bigint; lowest bigint;
+        lo bigint; step bigint;
 BEGIN
     SELECT last_value INTO m FROM @schema@.log_id_seq;
     -- Takes this transaction's xid (after m was read); a sealer holding it is not waited for.
@@ -170,7 +171,17 @@ BEGIN
     END IF;
     f := st.floor;
     IF st.pending_xid IS NOT NULL AND pg_snapshot_xmin(pg_current_snapshot()) > st.pending_xid THEN
-        SELECT min(l.id) INTO lowest FROM @schema@.log l WHERE l.seq IS NULL AND l.id > f AND l.id <= st.pending_max;
+        -- The lowest unsealed id up to pending_max, read in growing id windows from the floor
+        -- (the BRIN finds rows by range, not in order: one min() over the whole range would
+        -- read all of it, which under a large backlog is every unsealed row).
+        lo := f;
+        step := 1024;
+        WHILE lowest IS NULL AND lo < st.pending_max LOOP
+            SELECT min(l.id) INTO lowest FROM @schema@.log l
+             WHERE l.seq IS NULL AND l.id > lo AND l.id <= least(lo + step, st.pending_max);
+            lo := least(lo + step, st.pending_max);
+            step := step * 2;
+        END LOOP;
         f := greatest(f, coalesce(lowest - 1, st.pending_max));
         st.pending_xid := NULL;
     END IF;
@@ -181,6 +192,28 @@ BEGIN
                                        pending_xid = st.pending_xid;
     END IF;
     RETURN f;
+END $f$;
+
+-- The upper id bound of a claim: the BRIN on id finds rows by id range, not in id order, so
+-- "the oldest max_rows unsealed rows above the floor" read without a bound would read every
+-- row above the floor (a large backlog: all of it, for every batch). Windows of ids, the
+-- first max_rows wide and each next one twice as wide, are read from the floor up until
+-- max_rows unsealed rows are found or the top is reached.
+CREATE OR REPLACE FUNCTION @schema@.seal_window(f bigint, max_rows integer)
+RETURNS bigint LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp
+AS $f$
+DECLARE top bigint; lo bigint := f; hi bigint; found_rows bigint := 0; step bigint := greatest(max_rows, 1)::bigint;
+BEGIN
+    SELECT last_value INTO top FROM @schema@.log_id_seq;
+    LOOP
+        hi := lo + step;
+        SELECT found_rows + count(*) INTO found_rows
+          FROM (SELECT 1 FROM @schema@.log l WHERE l.seq IS NULL AND l.id > lo AND l.id <= hi LIMIT max_rows) w;
+        EXIT WHEN found_rows >= max_rows OR hi >= top;
+        lo := hi;
+        step := step * 2;
+    END LOOP;
+    RETURN hi;
 END $f$;
 
 -- Write a sealed batch: each row found by its partition and tuple id (a TID scan; the log
@@ -261,13 +294,14 @@ RETURNS TABLE (tenant_id text, head_seq bigint, head_hash bytea, id bigint, at t
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 AS $f$
 #variable_conflict use_column
-DECLARE f bigint := @schema@.seal_floor(); tenants text[];
+DECLARE f bigint := @schema@.seal_floor(); hi bigint := @schema@.seal_window(f, max_rows); tenants text[];
 BEGIN
     -- Candidates from the oldest unsealed rows; lock before reading the rows, so that the
     -- rows read are exactly the ones no other sealer can seal until this transaction ends.
     SELECT array_agg(c.t ORDER BY c.t) INTO tenants
       FROM (SELECT DISTINCT u.tenant_id AS t
-              FROM (SELECT l.tenant_id FROM @schema@.log l WHERE l.seq IS NULL AND l.id > f ORDER BY l.id LIMIT max_rows) u) c
+              FROM (SELECT l.tenant_id FROM @schema@.log l WHERE l.seq IS NULL AND l.id > f AND l.id <= hi
+                     ORDER BY l.id LIMIT max_rows) u) c
      WHERE pg_try_advisory_xact_lock(1952539756, hashtext(c.t));
     IF tenants IS NULL THEN
         RETURN;
@@ -282,7 +316,8 @@ BEGIN
     -- is a linear search per row, about 6 us per row with 100 tenants.)
     SELECT s.tenant_id, s.head_seq, s.head_hash, r.id, r.at, r.actor, r.action, r.entity, r.entity_id,
            r.old_value::text, r.new_value::text, r.txid, r.tableoid, r.ctid::text
-      FROM (SELECT l.tableoid, l.ctid, l.* FROM @schema@.log l WHERE l.seq IS NULL AND l.id > f ORDER BY l.id LIMIT max_rows) r
+      FROM (SELECT l.tableoid, l.ctid, l.* FROM @schema@.log l WHERE l.seq IS NULL AND l.id > f AND l.id <= hi
+             ORDER BY l.id LIMIT max_rows) r
       JOIN s ON s.tenant_id = r.tenant_id
      ORDER BY r.tenant_id, r.id;
 END $f$;

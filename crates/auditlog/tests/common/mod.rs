@@ -1,8 +1,8 @@
 //! A throwaway cluster with a business table, an app role and the generated log.
 #![allow(dead_code)]
 
-use tenantguard_auditlog::scaffold::{render, CapturedTable, ScaffoldConfig};
-use tenantguard_testkit::Cluster;
+use tenantguard_auditlog::scaffold::{render, Capture, CapturedTable, ScaffoldConfig};
+use tenantguard_testkit::{Cluster, ClusterOptions};
 use tokio_postgres::{Client, NoTls};
 
 pub struct Env {
@@ -19,8 +19,23 @@ pub fn config() -> ScaffoldConfig {
     }
 }
 
+/// A cluster that can load the C capture trigger this build compiled.
+pub fn start_cluster(capture: Capture) -> Cluster {
+    let mut options = ClusterOptions::default();
+    if capture == Capture::C {
+        let dir = tenantguard_auditlog::built_capture_library_dir()
+            .unwrap_or_else(|why| panic!("the C capture trigger is needed by this test and was not built: {why}"));
+        options = options.set("dynamic_library_path", &format!("{dir}:$libdir"));
+    }
+    Cluster::start_with(&options).expect("start a throwaway cluster")
+}
+
 pub fn setup() -> Env {
-    let cluster = Cluster::start().expect("start a throwaway cluster");
+    setup_with(Capture::Plpgsql)
+}
+
+pub fn setup_with(capture: Capture) -> Env {
+    let cluster = start_cluster(capture);
     cluster.create_database("app").unwrap();
     cluster
         .psql(
@@ -31,7 +46,7 @@ pub fn setup() -> Env {
              GRANT USAGE ON SEQUENCE public.invoices_id_seq TO app_user;",
         )
         .unwrap();
-    cluster.psql("app", &render(&config())).expect("the migration applies");
+    cluster.psql("app", &render(&ScaffoldConfig { capture, ..config() })).expect("the migration applies");
     let url = cluster.url("app");
     let app_url = cluster.role_url("app_user", Some("pw"), "app");
     Env { cluster, url, app_url }

@@ -4,7 +4,8 @@
 //!
 //! A change counts as captured when a trigger that fires normally covers the operation and
 //! its function writes into an audit table, directly or through one function it calls (a
-//! `record()`-style helper). Changes an application records itself, beside the write
+//! `record()`-style helper), or it is tenantguard's C capture trigger pointed at the log's
+//! schema. Changes an application records itself, beside the write
 //! (`TenantTx::audit`), are not visible in the catalog: exempt the table in tenantguard.toml
 //! with that reason.
 
@@ -46,7 +47,9 @@ fn check(a: &Audit) -> Vec<Finding> {
             .triggers
             .iter()
             .filter(|t| t.relation == rel.oid && t.fires_normally() && !t.instead)
-            .filter(|t| a.snapshot.function(t.function).is_some_and(|f| writes_audit(a, f) || calls_any(f, &writers)))
+            .filter(|t| {
+                a.snapshot.function(t.function).is_some_and(|f| writes_audit(a, f) || calls_any(f, &writers) || c_capture_into_audit(a, t, f))
+            })
             .collect();
         let missing: Vec<&str> = OPS
             .iter()
@@ -77,6 +80,16 @@ fn check(a: &Audit) -> Vec<Finding> {
 /// The function's body writes into an audit table.
 fn writes_audit(a: &Audit, f: &Function) -> bool {
     a.body_tables(f).iter().any(|u| u.writes && a.model.audit_tables.contains(&u.rel.oid))
+}
+
+/// tenantguard's C capture trigger (`--capture c`): its body is a symbol, so what it writes is
+/// in the trigger's first argument, the schema of the audit log it appends to (`<schema>.log`).
+fn c_capture_into_audit(a: &Audit, t: &Trigger, f: &Function) -> bool {
+    f.language == "c"
+        && f.source == "tg_capture"
+        && t.args.first().is_some_and(|schema| {
+            a.model.audit_tables.iter().filter_map(|o| a.relation(*o)).any(|r| r.schema == *schema && r.name == "log")
+        })
 }
 
 /// The body calls one of `writers` by name (schema-qualified or not).
