@@ -103,7 +103,25 @@ async fn migration_is_idempotent_and_objects_belong_to_the_nologin_owner_with_c_
 
 async fn idempotent(capture: Capture) {
     let env = common::setup_with(capture);
+    // A sealer login granted the sealing step keeps it when the migration runs again.
+    env.cluster
+        .psql(
+            "app",
+            "CREATE ROLE sealer LOGIN; GRANT USAGE ON SCHEMA audit TO sealer;
+             GRANT EXECUTE ON FUNCTION audit.seal_claim(integer),
+                 audit.seal_store(text[], bigint[], timestamptz[], bigint[], bytea[], bytea[], bytea[], oid[], text[]) TO sealer;",
+        )
+        .unwrap();
     env.cluster.psql("app", &render(&ScaffoldConfig { capture, ..common::config() })).expect("second run applies");
+    let kept = env
+        .cluster
+        .query(
+            "app",
+            "SELECT has_function_privilege('sealer', 'audit.seal_claim(integer)', 'EXECUTE')
+                AND has_function_privilege('sealer', 'audit.seal_store(text[], bigint[], timestamptz[], bigint[], bytea[], bytea[], bytea[], oid[], text[])', 'EXECUTE')",
+        )
+        .unwrap();
+    assert_eq!(kept.trim(), "t", "the sealer's grants survive the second run");
     let functions = env
         .cluster
         .query(

@@ -174,6 +174,10 @@ AS $f$
                           ORDER BY c.seq DESC LIMIT 1) cp ON h.tenant_id IS NULL
 $f$;
 
+-- The sealers' queries read id ranges through the BRIN; a cached generic plan cannot see how
+-- narrow a range is and may scan the whole log, so they are planned for their values each
+-- time (plan_cache_mode = force_custom_plan: a fraction of a millisecond per batch).
+--
 -- The sealer's floor, moved up when it safely can; every sealer calls it first, before its
 -- transaction has an xid. Why it is safe: a writer takes its xid before it draws its id (the
 -- log's id default, the C capture function). A candidate (pending_max, pending_xid) is the
@@ -183,6 +187,7 @@ $f$;
 -- The floor then moves to just below the lowest still unsealed id, at most pending_max.
 CREATE OR REPLACE FUNCTION audit.seal_floor()
 RETURNS bigint LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+    SET plan_cache_mode = force_custom_plan
 AS $f$
 DECLARE fresh boolean := pg_current_xact_id_if_assigned() IS NULL; m bigint; st record; f bigint; lowest bigint;
         lo bigint; step bigint;
@@ -218,6 +223,48 @@ BEGIN
     RETURN f;
 END $f$;
 
+-- Sealers read unsealed rows through the BRIN on id, and a bitmap scan reads every page range
+-- not summarised yet. autosummarize leaves that to autovacuum (its next round, up to a minute
+-- away, and only 256 requests are queued: a busy log outruns it), so every claim would read
+-- most of the log. The sealer summarises each partition's complete ranges itself, from where
+-- it got to last time (seal_brin), never the range still being filled (writers would then
+-- pay to widen its summary). NOWAIT: a partition vacuum or another sealer is working on is
+-- skipped this time.
+CREATE TABLE IF NOT EXISTS audit.seal_brin (
+    part       oid    PRIMARY KEY,
+    next_block bigint NOT NULL
+);
+ALTER TABLE audit.seal_brin ENABLE ROW LEVEL SECURITY;
+
+CREATE OR REPLACE FUNCTION audit.seal_summarize()
+RETURNS void LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
+AS $f$
+DECLARE r record; last_full bigint; per_range constant integer := 32;  -- the index's pages_per_range
+BEGIN
+    FOR r IN SELECT i.indrelid::regclass AS part, i.indexrelid::regclass AS idx, coalesce(b.next_block, 0) AS next_block,
+                    pg_relation_size(i.indrelid) / current_setting('block_size')::bigint AS blocks
+               FROM pg_inherits h
+               JOIN pg_index i ON i.indrelid = h.inhrelid
+               JOIN pg_class c ON c.oid = i.indexrelid
+               JOIN pg_am a ON a.oid = c.relam AND a.amname = 'brin'
+               LEFT JOIN audit.seal_brin b ON b.part = i.indrelid
+              WHERE h.inhparent = 'audit.log'::regclass
+    LOOP
+        last_full := (r.blocks / per_range - 1) * per_range;
+        CONTINUE WHEN last_full < r.next_block;
+        BEGIN
+            EXECUTE format('LOCK TABLE %s IN SHARE UPDATE EXCLUSIVE MODE NOWAIT', r.part);
+            FOR blk IN r.next_block .. last_full BY per_range LOOP
+                PERFORM brin_summarize_range(r.idx, blk);
+            END LOOP;
+            INSERT INTO audit.seal_brin AS b (part, next_block) VALUES (r.part, last_full + per_range)
+                ON CONFLICT (part) DO UPDATE SET next_block = greatest(b.next_block, excluded.next_block);
+        EXCEPTION WHEN lock_not_available THEN
+            NULL;
+        END;
+    END LOOP;
+END $f$;
+
 -- The upper id bound of a claim: the BRIN on id finds rows by id range, not in id order, so
 -- "the oldest max_rows unsealed rows above the floor" read without a bound would read every
 -- row above the floor (a large backlog: all of it, for every batch). Windows of ids, the
@@ -225,6 +272,7 @@ END $f$;
 -- max_rows unsealed rows are found or the top is reached.
 CREATE OR REPLACE FUNCTION audit.seal_window(f bigint, max_rows integer)
 RETURNS bigint LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp
+    SET plan_cache_mode = force_custom_plan
 AS $f$
 DECLARE top bigint; lo bigint := f; hi bigint; found_rows bigint := 0; step bigint := greatest(max_rows, 1)::bigint;
 BEGIN
@@ -270,6 +318,7 @@ END $f$;
 -- Hash inputs are computed set-based in the loop's query; the loop only chains them.
 CREATE OR REPLACE FUNCTION audit.seal_tenant(p_tenant text, max_rows integer DEFAULT 10000)
 RETURNS integer LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+    SET plan_cache_mode = force_custom_plan
 AS $f$
 DECLARE
     f bigint := audit.seal_floor(); h_seq bigint; h_hash bytea; r record; n integer := 0;
@@ -310,16 +359,30 @@ END $f$;
 -- another sealer holds is skipped), locks their head rows and returns, per tenant in id
 -- order, the head and the rows' hash inputs (jsonb as text, the bytes that are hashed),
 -- with where each row is (partition, tuple id) for seal_store.
+-- seal_claim is dropped and created again (CREATE OR REPLACE cannot change its result
+-- columns, which changed at stop 10) and seal_store's arguments changed: a role granted
+-- EXECUTE on the earlier ones (a sealer login) is granted it again on the new ones below.
+DO $$
+BEGIN
+    PERFORM set_config('audit.sealer_grantees',
+                       coalesce(string_agg(DISTINCT a.grantee::regrole::text, ','), ''), true)
+       FROM pg_proc p, aclexplode(p.proacl) a
+      WHERE p.pronamespace = 'audit'::regnamespace AND p.proname IN ('seal_claim', 'seal_store')
+        AND a.privilege_type = 'EXECUTE' AND a.grantee <> 0 AND a.grantee <> p.proowner;
+END $$;
 DROP FUNCTION IF EXISTS audit.seal_claim(integer);
 CREATE FUNCTION audit.seal_claim(max_rows integer DEFAULT 10000)
 RETURNS TABLE (tenant_id text, head_seq bigint, head_hash bytea, id bigint, at timestamptz, actor text,
                action text, entity text, entity_id text, old_text text, new_text text, txid bigint,
                part oid, ctid_text text)
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+    SET plan_cache_mode = force_custom_plan
 AS $f$
 #variable_conflict use_column
-DECLARE f bigint := audit.seal_floor(); hi bigint := audit.seal_window(f, max_rows); tenants text[];
+DECLARE f bigint := audit.seal_floor(); hi bigint; tenants text[];
 BEGIN
+    PERFORM audit.seal_summarize();
+    hi := audit.seal_window(f, max_rows);
     -- Candidates from the oldest unsealed rows; lock before reading the rows, so that the
     -- rows read are exactly the ones no other sealer can seal until this transaction ends.
     SELECT array_agg(c.t ORDER BY c.t) INTO tenants
@@ -332,7 +395,8 @@ BEGIN
     END IF;
     PERFORM 1 FROM audit.head h WHERE h.tenant_id = ANY (tenants) ORDER BY h.tenant_id FOR UPDATE;
     RETURN QUERY
-    WITH s AS (
+    -- MATERIALIZED: one lookup per tenant, not one per row.
+    WITH s AS MATERIALIZED (
         SELECT * FROM audit.chain_tips(tenants))
     -- The oldest unsealed rows again, in this statement's snapshot (taken after the locks),
     -- kept for the tenants locked above: for each of them, a prefix of its rows in id order.
@@ -370,7 +434,8 @@ BEGIN
         RAISE EXCEPTION 'seal_store: a tenant in this batch is being sealed by another session';
     END IF;
     PERFORM 1 FROM audit.head h WHERE h.tenant_id = ANY (tenants) ORDER BY h.tenant_id FOR UPDATE;
-    WITH s AS (
+    -- MATERIALIZED: one lookup per tenant, not one per row.
+    WITH s AS MATERIALIZED (
         SELECT * FROM audit.chain_tips(tenants))
     SELECT string_agg(DISTINCT b.tenant_id, ', ') INTO bad
       FROM (SELECT x.tenant_id, x.seq, x.prev,
@@ -405,10 +470,20 @@ BEGIN
     RETURN n;
 END $f$;
 
+DO $$
+DECLARE r text;
+BEGIN
+    FOREACH r IN ARRAY coalesce(string_to_array(nullif(current_setting('audit.sealer_grantees', true), ''), ','), '{}') LOOP
+        EXECUTE format('GRANT EXECUTE ON FUNCTION audit.seal_claim(integer), audit.seal_store(text[], bigint[],
+                        timestamptz[], bigint[], bytea[], bytea[], bytea[], oid[], text[]) TO %s', r);
+    END LOOP;
+END $$;
+
 -- Seal every tenant with unsealed rows, up to max_rows in all. Call it in its own
 -- READ COMMITTED transaction (the CLI's `audit-log seal` or a background worker).
 CREATE OR REPLACE FUNCTION audit.seal(max_rows integer DEFAULT 10000)
 RETURNS bigint LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+    SET plan_cache_mode = force_custom_plan
 AS $f$
 DECLARE f bigint := audit.seal_floor(); t text; total bigint := 0;
 BEGIN
@@ -520,6 +595,10 @@ BEGIN
     EXECUTE format('ALTER TABLE %s ENABLE ALWAYS TRIGGER audit_guard_truncate', p);
     -- Queried directly, a partition skips the parent's policy: deny all but the owner.
     EXECUTE format('ALTER TABLE %s ENABLE ROW LEVEL SECURITY', p);
+    -- Room on each page for its rows' sealed versions: sealing is then a HOT update (no new
+    -- index entry, the new version next to the old one), which keeps the BRIN on id tight;
+    -- a non-HOT one would put old ids into the newest page ranges and widen their summaries.
+    EXECUTE format('ALTER TABLE %s SET (fillfactor = 50)', p);
     PERFORM set_config('audit.adding_partition', 'off', true);
 END $f$;
 

@@ -14,5 +14,5 @@ END $$;
 
 GRANT USAGE ON SCHEMA audit TO invoicing_sealer;
 GRANT EXECUTE ON FUNCTION audit.seal_claim(integer),
-    audit.seal_store(text[], bigint[], timestamptz[], bigint[], bytea[], bytea[], bytea[])
+    audit.seal_store(text[], bigint[], timestamptz[], bigint[], bytea[], bytea[], bytea[], oid[], text[])
     TO invoicing_sealer;

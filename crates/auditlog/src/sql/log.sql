@@ -335,6 +335,17 @@ END $f$;
 -- another sealer holds is skipped), locks their head rows and returns, per tenant in id
 -- order, the head and the rows' hash inputs (jsonb as text, the bytes that are hashed),
 -- with where each row is (partition, tuple id) for seal_store.
+-- seal_claim is dropped and created again (CREATE OR REPLACE cannot change its result
+-- columns, which changed at stop 10) and seal_store's arguments changed: a role granted
+-- EXECUTE on the earlier ones (a sealer login) is granted it again on the new ones below.
+DO $$
+BEGIN
+    PERFORM set_config('@schema@.sealer_grantees',
+                       coalesce(string_agg(DISTINCT a.grantee::regrole::text, ','), ''), true)
+       FROM pg_proc p, aclexplode(p.proacl) a
+      WHERE p.pronamespace = '@schema@'::regnamespace AND p.proname IN ('seal_claim', 'seal_store')
+        AND a.privilege_type = 'EXECUTE' AND a.grantee <> 0 AND a.grantee <> p.proowner;
+END $$;
 DROP FUNCTION IF EXISTS @schema@.seal_claim(integer);
 CREATE FUNCTION @schema@.seal_claim(max_rows integer DEFAULT 10000)
 RETURNS TABLE (tenant_id text, head_seq bigint, head_hash bytea, id bigint, at timestamptz, actor text,
@@ -434,6 +445,15 @@ BEGIN
         ON CONFLICT (tenant_id) DO UPDATE SET seq = excluded.seq, hash = excluded.hash, sealed_at = now();
     RETURN n;
 END $f$;
+
+DO $$
+DECLARE r text;
+BEGIN
+    FOREACH r IN ARRAY coalesce(string_to_array(nullif(current_setting('@schema@.sealer_grantees', true), ''), ','), '{}') LOOP
+        EXECUTE format('GRANT EXECUTE ON FUNCTION @schema@.seal_claim(integer), @schema@.seal_store(text[], bigint[],
+                        timestamptz[], bigint[], bytea[], bytea[], bytea[], oid[], text[]) TO %s', r);
+    END LOOP;
+END $$;
 
 -- Seal every tenant with unsealed rows, up to max_rows in all. Call it in its own
 -- READ COMMITTED transaction (the CLI's `audit-log seal` or a background worker).
