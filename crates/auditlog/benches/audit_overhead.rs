@@ -259,13 +259,13 @@ async fn main() {
     let (default_secs, default_rounds) = if smoke { (0.3, 1) } else { (3.0, 3) };
     let secs: f64 = std::env::var("TG_BENCH_SECS").ok().and_then(|s| s.parse().ok()).unwrap_or(default_secs);
     let rounds: usize = std::env::var("TG_BENCH_ROUNDS").ok().and_then(|s| s.parse().ok()).unwrap_or(default_rounds);
-    let ext_dir = tenantguard_auditlog::built_capture_library_dir()
-        .unwrap_or_else(|why| panic!("the C capture trigger was not built: {why}"));
+    let library_path =
+        tenantguard_auditlog::capture_library_path().unwrap_or_else(|why| panic!("the C capture trigger was not built: {why}"));
     let cluster = Cluster::start_with(
         &ClusterOptions::default()
             .set("synchronous_commit", "off")
             .set("shared_buffers", "128MB")
-            .set("dynamic_library_path", &format!("{ext_dir}:$libdir")),
+            .set("dynamic_library_path", &library_path),
     )
     .expect("start a throwaway cluster");
     setup(&cluster);

@@ -15,11 +15,11 @@ pub mod anchor;
 pub mod ops;
 pub mod cli;
 
-/// The C capture trigger this build compiled (build.rs): the directory holding
-/// `tenantguard_audit.so`, for a test cluster's `dynamic_library_path`; or why it was not built.
-pub fn built_capture_library_dir() -> Result<&'static str, &'static str> {
+/// The `dynamic_library_path` a throwaway cluster needs to load the C capture trigger this
+/// build compiled (build.rs): its directory first, then the server's own; or why it was not built.
+pub fn capture_library_path() -> Result<String, &'static str> {
     match (option_env!("TG_AUDIT_EXT_DIR"), option_env!("TG_AUDIT_EXT_MISSING")) {
-        (Some(dir), _) => Ok(dir),
+        (Some(dir), _) => Ok(format!("{dir}:$libdir")),
         (None, why) => Err(why.unwrap_or("build.rs did not run")),
     }
 }

@@ -187,7 +187,7 @@ pub async fn verify(client: &mut Client, opts: &VerifyOptions) -> Result<Report,
         }
         linked.par_sort_unstable_by_key(|l| (l.tenant, l.seq));
         let mut chain = Chains::new(ctx);
-        for l in &linked {
+        for l in linked {
             chain.step(&tenants.names[l.tenant as usize], l);
         }
         chain.finish()
@@ -351,14 +351,13 @@ impl Chains {
         self.seen.insert(tenant.to_vec());
     }
 
-    fn step(&mut self, tenant: &[u8], l: &Linked) {
+    fn step(&mut self, tenant: &[u8], l: Linked) {
         if self.current.as_deref() != Some(tenant) {
             self.end_tenant();
             self.start(tenant);
         }
         self.events += 1;
-        let (seq, prev, c) = (l.seq, l.prev.as_slice(), l.checked);
-        let hash = l.hash.clone();
+        let (seq, prev, c, hash) = (l.seq, l.prev.as_slice(), l.checked, l.hash);
         if Some(seq) == self.last_seq {
             self.find(tenant, Some(seq), FindingKind::DuplicateSeq, format!("a second row with seq {seq}: the chain forked or a row was inserted"));
         } else if seq > self.next_seq {

@@ -27,8 +27,8 @@ fn audit_capture_with(capture: &str, weaken: &str) -> serde_json::Value {
     assert_eq!(scaffold.status.code(), Some(0), "{}", String::from_utf8_lossy(&scaffold.stderr));
     let mut options = ClusterOptions::default();
     if capture == "c" {
-        let dir = tenantguard_auditlog::built_capture_library_dir().unwrap_or_else(|why| panic!("C capture not built: {why}"));
-        options = options.set("dynamic_library_path", &format!("{dir}:$libdir"));
+        let path = tenantguard_auditlog::capture_library_path().unwrap_or_else(|why| panic!("C capture not built: {why}"));
+        options = options.set("dynamic_library_path", &path);
     }
     let cluster = Cluster::start_with(&options).unwrap();
     cluster.create_database("app").unwrap();

@@ -23,9 +23,9 @@ pub fn config() -> ScaffoldConfig {
 pub fn start_cluster(capture: Capture) -> Cluster {
     let mut options = ClusterOptions::default();
     if capture == Capture::C {
-        let dir = tenantguard_auditlog::built_capture_library_dir()
+        let path = tenantguard_auditlog::capture_library_path()
             .unwrap_or_else(|why| panic!("the C capture trigger is needed by this test and was not built: {why}"));
-        options = options.set("dynamic_library_path", &format!("{dir}:$libdir"));
+        options = options.set("dynamic_library_path", &path);
     }
     Cluster::start_with(&options).expect("start a throwaway cluster")
 }
