@@ -16,12 +16,34 @@ pub mod ops;
 pub mod cli;
 
 /// The `dynamic_library_path` a throwaway cluster needs to load the C capture trigger this
-/// build compiled (build.rs): its directory first, then the server's own; or why it was not built.
-pub fn capture_library_path() -> Result<String, &'static str> {
-    match (option_env!("TG_AUDIT_EXT_DIR"), option_env!("TG_AUDIT_EXT_MISSING")) {
-        (Some(dir), _) => Ok(format!("{dir}:$libdir")),
-        (None, why) => Err(why.unwrap_or("build.rs did not run")),
-    }
+/// build compiled (build.rs), or why it cannot. The server may run as another OS user (testkit
+/// runs it as `postgres` when started by root), who cannot always read the build directory (a
+/// clone in a `mktemp -d` directory is 0700): the library is served from a copy in a
+/// world-readable directory under the system temp dir, one per build directory, replaced
+/// atomically so concurrent test binaries never see half a file.
+pub fn capture_library_path() -> Result<String, String> {
+    use std::hash::{Hash, Hasher};
+    let built = match (option_env!("TG_AUDIT_EXT_DIR"), option_env!("TG_AUDIT_EXT_MISSING")) {
+        (Some(dir), _) => std::path::Path::new(dir).join("tenantguard_audit.so"),
+        (None, why) => return Err(why.unwrap_or("build.rs did not run").to_string()),
+    };
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    built.hash(&mut hasher);
+    let served = std::env::temp_dir().join(format!("tenantguard-capture-{:016x}", hasher.finish()));
+    let copy = || -> std::io::Result<()> {
+        std::fs::create_dir_all(&served)?;
+        let partial = served.join(format!(".tenantguard_audit.so.{}", std::process::id()));
+        std::fs::copy(&built, &partial)?;
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(&served, std::fs::Permissions::from_mode(0o755))?;
+            std::fs::set_permissions(&partial, std::fs::Permissions::from_mode(0o644))?;
+        }
+        std::fs::rename(&partial, served.join("tenantguard_audit.so"))
+    };
+    copy().map_err(|e| format!("copying {} to {}: {e}", built.display(), served.display()))?;
+    Ok(format!("{}:$libdir", served.display()))
 }
 
 /// The statement the runtime runs in its tenant transaction to record an app-level event
