@@ -20,8 +20,13 @@ pub mod cli;
 /// runs it as `postgres` when started by root), who cannot always read the build directory (a
 /// clone in a `mktemp -d` directory is 0700): the library is served from a copy in a
 /// world-readable directory under the system temp dir, one per build directory, replaced
-/// atomically so concurrent test binaries never see half a file.
+/// atomically so concurrent test binaries never see half a file; once per process.
 pub fn capture_library_path() -> Result<String, String> {
+    static SERVED: std::sync::OnceLock<Result<String, String>> = std::sync::OnceLock::new();
+    SERVED.get_or_init(serve_capture_library).clone()
+}
+
+fn serve_capture_library() -> Result<String, String> {
     use std::hash::{Hash, Hasher};
     let built = match (option_env!("TG_AUDIT_EXT_DIR"), option_env!("TG_AUDIT_EXT_MISSING")) {
         (Some(dir), _) => std::path::Path::new(dir).join("tenantguard_audit.so"),
