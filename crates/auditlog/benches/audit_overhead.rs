@@ -8,7 +8,8 @@
 //!
 //!     cargo bench -p tenantguard-auditlog --bench audit_overhead
 //!
-//! TG_BENCH_SECS sets the seconds per phase (default 3), TG_BENCH_ROUNDS the rounds (3).
+//! TG_BENCH_SECS sets the seconds per phase (default 3), TG_BENCH_ROUNDS the rounds (3),
+//! TG_BENCH_SEAL_MS the sealer's period (200, as docs/runtime.md deploys it).
 //! Under `cargo test --all-targets` (no `--bench` argument) it runs 0.3 s phases, one round.
 
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -147,9 +148,10 @@ async fn client(url: String, table: String, tenants: u32, update: bool, seed: u6
     n
 }
 
-/// One phase: 2 clients for `secs`; for a chained variant the sealer runs alongside as a
-/// background worker (batches of 5000, sleeping 20 ms when idle), as deployed.
-async fn phase(url: &str, v: Variant, tenants: u32, update: bool, secs: f64) -> Phase {
+/// One phase: 2 clients for `secs`; for a chained variant the sealer runs alongside as
+/// deployed (`audit-log seal --every-ms`): batches of 5000, and after a batch that was not
+/// full it sleeps `period` (the bounded delay).
+async fn phase(url: &str, v: Variant, tenants: u32, update: bool, secs: f64, period: Duration) -> Phase {
     let stop = Arc::new(AtomicBool::new(false));
     let sealing = Arc::new(AtomicBool::new(true));
     // Its own thread and runtime, as a separate sealer process would be: hashing a batch
@@ -162,8 +164,8 @@ async fn phase(url: &str, v: Variant, tenants: u32, update: bool, secs: f64) -> 
                 let c = connect(&url).await;
                 c.batch_execute("SET synchronous_commit = off").await.unwrap();
                 while sealing.load(Ordering::Relaxed) {
-                    if seal_step(&c, v, 5000).await == 0 {
-                        tokio::time::sleep(Duration::from_millis(20)).await;
+                    if seal_step(&c, v, 5000).await < 5000 {
+                        tokio::time::sleep(period).await;
                     }
                 }
             })
@@ -259,6 +261,8 @@ async fn main() {
     let (default_secs, default_rounds) = if smoke { (0.3, 1) } else { (3.0, 3) };
     let secs: f64 = std::env::var("TG_BENCH_SECS").ok().and_then(|s| s.parse().ok()).unwrap_or(default_secs);
     let rounds: usize = std::env::var("TG_BENCH_ROUNDS").ok().and_then(|s| s.parse().ok()).unwrap_or(default_rounds);
+    let period_ms: u64 = std::env::var("TG_BENCH_SEAL_MS").ok().and_then(|s| s.parse().ok()).unwrap_or(200);
+    let period = Duration::from_millis(period_ms);
     let library_path =
         tenantguard_auditlog::capture_library_path().unwrap_or_else(|why| panic!("the C capture trigger was not built: {why}"));
     let cluster = Cluster::start_with(
@@ -270,7 +274,7 @@ async fn main() {
     .expect("start a throwaway cluster");
     setup(&cluster);
     let url = cluster.url("bench");
-    println!("audit_overhead: 2 clients, {secs}s phases, {rounds} rounds interleaved, synchronous_commit off");
+    println!("audit_overhead: 2 clients, {secs}s phases, {rounds} rounds interleaved, synchronous_commit off, sealer every {period_ms} ms");
     println!("ratios: median over rounds of variant tps / no-audit tps in the same round; 0 = the log before the perf work,");
     println!("c = the C capture trigger; chain: business tps while the sealer ran alongside; +cu: counting its catch-up after");
     let mut header = format!("{:<18} {:>8}", "workload", "none tps");
@@ -292,7 +296,7 @@ async fn main() {
             for _ in 0..rounds {
                 let mut p = vec![];
                 for v in VARIANTS {
-                    p.push((v, phase(&url, v, tenants, update, secs).await));
+                    p.push((v, phase(&url, v, tenants, update, secs, period).await));
                 }
                 let base = p[0].1.tps;
                 none.push(base);

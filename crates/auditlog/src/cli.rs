@@ -93,7 +93,8 @@ pub struct EraseArgs {
 pub struct SealArgs {
     #[command(flatten)]
     pub db: DbArgs,
-    /// Keep sealing, sleeping this long when nothing is left (the bounded delay).
+    /// Keep sealing: a round every this many milliseconds, sealing until a batch is not
+    /// full (the bounded delay: an event is chained within about one period).
     #[arg(long)]
     pub every_ms: Option<u64>,
     #[arg(long, default_value_t = 10_000)]
@@ -279,8 +280,12 @@ async fn run_seal(a: SealArgs) -> Result<ExitCode, UseError> {
                 return Ok(ExitCode::SUCCESS);
             }
             None => println!("sealed {n} rows"),
-            Some(ms) if n == 0 => tokio::time::sleep(Duration::from_millis(ms)).await,
-            Some(_) => {}
+            // A full batch means a backlog: go on at once. Otherwise wait out the period, so
+            // that each round seals everything committed since the last one in a few batches
+            // (the merge delay): sealing at once whatever trickled in meanwhile would pay the
+            // per-round cost (floor, BRIN summary, claim) for a handful of rows, over and over.
+            Some(_) if n >= a.max_rows as i64 => {}
+            Some(ms) => tokio::time::sleep(Duration::from_millis(ms)).await,
         }
     }
 }

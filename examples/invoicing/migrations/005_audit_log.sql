@@ -176,7 +176,12 @@ $f$;
 
 -- The sealers' queries read id ranges through the BRIN; a cached generic plan cannot see how
 -- narrow a range is and may scan the whole log, so they are planned for their values each
--- time (plan_cache_mode = force_custom_plan: a fraction of a millisecond per batch).
+-- time (plan_cache_mode = force_custom_plan: a fraction of a millisecond per batch). Even so,
+-- a partition not analysed yet (a new month, or one filling faster than autovacuum analyses
+-- it) looks tiny to the planner, which then reads all of it for every range: enable_seqscan
+-- = off keeps the sealers on the BRIN (5 to 6 whole-partition scans per batch before). That
+-- setting prices every plan above jit_above_cost, and JIT compiling each query cost more
+-- than running it (30% of the sealer's CPU), hence jit = off.
 --
 -- The sealer's floor, moved up when it safely can; every sealer calls it first, before its
 -- transaction has an xid. Why it is safe: a writer takes its xid before it draws its id (the
@@ -187,7 +192,7 @@ $f$;
 -- The floor then moves to just below the lowest still unsealed id, at most pending_max.
 CREATE OR REPLACE FUNCTION audit.seal_floor()
 RETURNS bigint LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
-    SET plan_cache_mode = force_custom_plan
+    SET plan_cache_mode = force_custom_plan SET enable_seqscan = off SET jit = off
 AS $f$
 DECLARE fresh boolean := pg_current_xact_id_if_assigned() IS NULL; m bigint; st record; f bigint; lowest bigint;
         lo bigint; step bigint;
@@ -272,7 +277,7 @@ END $f$;
 -- max_rows unsealed rows are found or the top is reached.
 CREATE OR REPLACE FUNCTION audit.seal_window(f bigint, max_rows integer)
 RETURNS bigint LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp
-    SET plan_cache_mode = force_custom_plan
+    SET plan_cache_mode = force_custom_plan SET enable_seqscan = off SET jit = off
 AS $f$
 DECLARE top bigint; lo bigint := f; hi bigint; found_rows bigint := 0; step bigint := greatest(max_rows, 1)::bigint;
 BEGIN
@@ -318,7 +323,7 @@ END $f$;
 -- Hash inputs are computed set-based in the loop's query; the loop only chains them.
 CREATE OR REPLACE FUNCTION audit.seal_tenant(p_tenant text, max_rows integer DEFAULT 10000)
 RETURNS integer LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
-    SET plan_cache_mode = force_custom_plan
+    SET plan_cache_mode = force_custom_plan SET enable_seqscan = off SET jit = off
 AS $f$
 DECLARE
     f bigint := audit.seal_floor(); h_seq bigint; h_hash bytea; r record; n integer := 0;
@@ -376,7 +381,7 @@ RETURNS TABLE (tenant_id text, head_seq bigint, head_hash bytea, id bigint, at t
                action text, entity text, entity_id text, old_text text, new_text text, txid bigint,
                part oid, ctid_text text)
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
-    SET plan_cache_mode = force_custom_plan
+    SET plan_cache_mode = force_custom_plan SET enable_seqscan = off SET jit = off
 AS $f$
 #variable_conflict use_column
 DECLARE f bigint := audit.seal_floor(); hi bigint; tenants text[];
@@ -483,7 +488,7 @@ END $$;
 -- READ COMMITTED transaction (the CLI's `audit-log seal` or a background worker).
 CREATE OR REPLACE FUNCTION audit.seal(max_rows integer DEFAULT 10000)
 RETURNS bigint LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
-    SET plan_cache_mode = force_custom_plan
+    SET plan_cache_mode = force_custom_plan SET enable_seqscan = off SET jit = off
 AS $f$
 DECLARE f bigint := audit.seal_floor(); t text; total bigint := 0;
 BEGIN
