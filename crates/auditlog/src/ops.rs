@@ -3,7 +3,6 @@
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use sha2::{Digest, Sha256};
-use tokio_postgres::error::SqlState;
 use tokio_postgres::Client;
 
 use crate::encoding::{link_bytes_into, payload_hash, Hash, Link, ZERO_HASH};
@@ -17,44 +16,42 @@ fn db(what: &'static str) -> impl Fn(tokio_postgres::Error) -> UseError {
 
 /// Seal up to `max_rows` rows in one short transaction; returns how many were sealed.
 ///
-/// The hashing happens here, not in the database: `seal_claim` locks the tenants of the
-/// oldest unsealed rows and returns their hash inputs, this computes payload hashes and
-/// links (canonical encoding v1, the same code verify uses), and `seal_store` checks that
-/// each tenant's batch continues its head, that every row is still unsealed, and the last
-/// link against the SQL encoding, then writes them. About half the sealer's database CPU
-/// per row was SQL byte concatenation (docs/audit-log.md, Speed).
+/// The hashing happens here, not in the database: `seal_claim` takes the sealer's lock and
+/// returns the next rows above the floor with their tenants' chain tips, this computes
+/// payload hashes and links (canonical encoding v1, the same code verify uses), and
+/// `seal_store` checks that the batch is exactly the claimed rows, that each tenant's part
+/// continues its tip, and the last link against the SQL encoding, then inserts the links.
+/// About half the sealer's database CPU per row was SQL byte concatenation
+/// (docs/audit-log.md, Speed). Returns 0 when another sealer holds the lock.
 pub async fn seal_once(client: &Client, schema: &str, max_rows: i32) -> Result<i64, UseError> {
     check_ident(schema).map_err(|e| UseError::Other(e.to_string()))?;
+    if max_rows < 1 {
+        return Err(UseError::Other(format!("sealing needs a batch of at least one row, not {max_rows}")));
+    }
     client.batch_execute("BEGIN ISOLATION LEVEL READ COMMITTED").await.map_err(db("sealing"))?;
     let result = seal_in_transaction(client, schema, max_rows).await;
     let end = if result.is_ok() { "COMMIT" } else { "ROLLBACK" };
     let ended = client.batch_execute(end).await.map_err(db("sealing"));
     match result {
         Ok(n) => ended.map(|_| n),
-        // A log migrated before seal_claim existed: its SQL sealer does the same job.
-        Err(e) if e.code() == Some(&SqlState::UNDEFINED_FUNCTION) && ended.is_ok() => {
-            let row = client.query_one(&format!("SELECT {schema}.seal($1)"), &[&max_rows]).await.map_err(db("sealing"))?;
-            Ok(row.get(0))
-        }
         Err(e) => Err(seal_error(e)),
     }
 }
 
 async fn seal_in_transaction(client: &Client, schema: &str, max_rows: i32) -> Result<i64, SealError> {
     let claim = format!(
-        "SELECT tenant_id, head_seq, head_hash, id, at, actor, action, entity, entity_id, old_text, new_text, txid, \
-         part, ctid_text FROM {schema}.seal_claim($1)"
+        "SELECT tenant_id, head_seq, head_hash, id, at, actor, action, entity, entity_id, old_text, new_text, txid \
+         FROM {schema}.seal_claim($1)"
     );
     let rows = client.query(claim.as_str(), &[&max_rows]).await?;
     if rows.is_empty() {
         return Ok(0);
     }
     let n = rows.len();
-    let (mut tenants, mut ids, mut ats, mut seqs) = (Vec::with_capacity(n), Vec::with_capacity(n), Vec::with_capacity(n), Vec::with_capacity(n));
+    let (mut tenants, mut ids, mut seqs) = (Vec::with_capacity(n), Vec::with_capacity(n), Vec::with_capacity(n));
     let (mut payload_hashes, mut prev_hashes, mut hashes) = (Vec::with_capacity(n), Vec::with_capacity(n), Vec::with_capacity(n));
-    // Where each row is (partition, tuple id): the log has no btree to find it by id.
-    let (mut parts, mut ctids) = (Vec::with_capacity(n), Vec::with_capacity(n));
     let mut buf = Vec::with_capacity(512);
+    // Rows come per tenant in id order, each carrying its tenant's chain tip.
     let mut current: Option<&str> = None;
     let (mut seq, mut prev): (i64, Hash) = (0, ZERO_HASH);
     for r in &rows {
@@ -85,19 +82,14 @@ async fn seal_in_transaction(client: &Client, schema: &str, max_rows: i32) -> Re
         let hash: Hash = Sha256::digest(&buf).into();
         tenants.push(tenant);
         ids.push(r.get::<_, i64>(3));
-        ats.push(at);
         seqs.push(seq);
         payload_hashes.push(payload.to_vec());
         prev_hashes.push(prev.to_vec());
         hashes.push(hash.to_vec());
-        parts.push(r.get::<_, u32>(12));
-        ctids.push(r.get::<_, &str>(13));
         prev = hash;
     }
-    let store = format!("SELECT {schema}.seal_store($1, $2, $3, $4, $5, $6, $7, $8, $9)");
-    let row = client
-        .query_one(store.as_str(), &[&tenants, &ids, &ats, &seqs, &payload_hashes, &prev_hashes, &hashes, &parts, &ctids])
-        .await?;
+    let store = format!("SELECT {schema}.seal_store($1, $2, $3, $4, $5, $6)");
+    let row = client.query_one(store.as_str(), &[&tenants, &ids, &seqs, &payload_hashes, &prev_hashes, &hashes]).await?;
     Ok(i64::from(row.get::<_, i32>(0)))
 }
 
@@ -109,15 +101,6 @@ enum SealError {
 impl From<tokio_postgres::Error> for SealError {
     fn from(e: tokio_postgres::Error) -> Self {
         SealError::Db(e)
-    }
-}
-
-impl SealError {
-    fn code(&self) -> Option<&SqlState> {
-        match self {
-            SealError::Db(e) => e.code(),
-            SealError::BadHead(_) => None,
-        }
     }
 }
 

@@ -41,7 +41,7 @@ pub enum FindingKind {
     PayloadEdited,
     /// The payload is gone but no erasure was recorded for the tenant.
     PayloadRemoved,
-    /// A gap in seq: rows were deleted.
+    /// A gap in seq, or a link whose row is gone: rows were deleted.
     MissingRows,
     /// Two rows with one seq: a fork or an inserted row.
     DuplicateSeq,
@@ -58,6 +58,8 @@ pub enum FindingKind {
     AnchorTruncated,
     /// Rows left unsealed longer than the bound: the sealer is not running.
     UnsealedOverdue,
+    /// Rows at or below the sealer's floor that no link covers: inserted after sealing.
+    Unlinked,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -95,7 +97,7 @@ impl Report {
     }
 }
 
-// Column order of the COPY below.
+// Column order of the COPY below: each link with its log row.
 const TENANT: usize = 0;
 const SEQ: usize = 1;
 const ACTOR: usize = 2;
@@ -110,6 +112,8 @@ const PAYLOAD_HASH: usize = 10;
 const PREV_HASH: usize = 11;
 const HASH: usize = 12;
 const ERASED: usize = 13;
+/// The log row's own tenant; NULL when the link's row is gone.
+const ROW_TENANT: usize = 14;
 
 const CHUNK_ROWS: usize = 8192;
 
@@ -138,43 +142,51 @@ pub async fn verify(client: &mut Client, opts: &VerifyOptions) -> Result<Report,
     }
 
     let mut report = Report { anchor_checked: opts.anchor.is_some(), ..Report::default() };
-    let unsealed_sql = format!(
-        "SELECT tenant_id, count(*), extract(epoch FROM clock_timestamp() - min(at))::float8 FROM {s}.log WHERE seq IS NULL GROUP BY tenant_id"
+    // Rows above the sealer's floor are not linked yet (overdue past the bound); rows at or
+    // below it must each have a link: the walk counts those it met, per tenant.
+    let per_tenant_sql = format!(
+        "SELECT l.tenant_id, count(*) FILTER (WHERE l.id <= s.floor), count(*) FILTER (WHERE l.id > s.floor), \
+                coalesce(extract(epoch FROM clock_timestamp() - min(l.at) FILTER (WHERE l.id > s.floor))::float8, 0) \
+           FROM {s}.log l CROSS JOIN {s}.seal_state s GROUP BY l.tenant_id"
     );
-    for r in tx.query(&unsealed_sql, &[]).await.map_err(db)? {
-        let (tenant, n, age): (String, i64, f64) = (r.get(0), r.get(1), r.get(2));
+    for r in tx.query(&per_tenant_sql, &[]).await.map_err(db)? {
+        let (tenant, below, n, age): (String, i64, i64, f64) = (r.get(0), r.get(1), r.get(2), r.get(3));
         report.unsealed += n as u64;
-        if age > opts.seal_bound_secs {
+        if n > 0 && age > opts.seal_bound_secs {
             report.findings.push(Finding {
-                tenant,
+                tenant: tenant.clone(),
                 seq: None,
                 kind: FindingKind::UnsealedOverdue,
                 detail: format!("{n} rows unsealed, oldest {age:.0}s old (bound {:.0}s): is the sealer running?", opts.seal_bound_secs),
             });
         }
+        ctx.rows_below_floor.insert(tenant.into_bytes(), below as u64);
     }
     report.holes = find_holes(&tx, s, opts.anchor.is_some(), report.unsealed).await?;
 
     let copy = format!(
-        "COPY (SELECT tenant_id, seq, actor, action, entity, entity_id, old_value::text, new_value::text, at, txid, \
-         payload_hash, prev_hash, hash, erased_at IS NOT NULL FROM {s}.log WHERE seq IS NOT NULL) \
-         TO STDOUT (FORMAT binary)"
+        "COPY (SELECT k.tenant_id, k.seq, l.actor, l.action, l.entity, l.entity_id, l.old_value::text, l.new_value::text, \
+         l.at, l.txid, k.payload_hash, k.prev_hash, k.hash, l.erased_at IS NOT NULL, l.tenant_id \
+         FROM {s}.link k LEFT JOIN {s}.log l ON l.id = k.id) TO STDOUT (FORMAT binary)"
     );
     let stream = tx.copy_out(copy.as_str()).await.map_err(db)?;
     pin_mut!(stream);
 
-    // The log has no (tenant_id, seq) index (writers would pay for it) and a server-side sort
-    // of the whole log is slower than this: each row's own hashes are checked in parallel as
+    // A server-side sort of every link by (tenant_id, seq) is slower than this: each row's own hashes are checked in parallel as
     // it arrives, what the chain walk needs of it is kept (about 130 bytes), and those are
     // ordered by (tenant, seq) here before the walk.
     let (chunks, rx) = std::sync::mpsc::sync_channel::<Vec<RawRow>>(4);
     let checker = std::thread::spawn(move || {
         let mut tenants = Tenants::default();
         let mut linked: Vec<Linked> = Vec::new();
+        let mut rows_met: HashMap<Vec<u8>, u64> = HashMap::new();
         for chunk in rx {
             let checks: Vec<Checked> =
                 chunk.par_iter().map_init(|| Vec::with_capacity(512), |buf, row| check_row(row, buf)).collect();
             for (row, checked) in chunk.iter().zip(checks) {
+                if let Some(t) = row.get(ROW_TENANT) {
+                    *rows_met.entry(t.to_vec()).or_default() += 1;
+                }
                 linked.push(Linked {
                     tenant: tenants.id(row.get(TENANT).unwrap_or_default()),
                     seq: row.i64(SEQ).unwrap_or(0),
@@ -190,6 +202,7 @@ pub async fn verify(client: &mut Client, opts: &VerifyOptions) -> Result<Report,
         for l in linked {
             chain.step(&tenants.names[l.tenant as usize], l);
         }
+        chain.unlinked(&rows_met);
         chain.finish()
     });
     let mut parser = Parser::default();
@@ -240,6 +253,8 @@ struct Context {
     checkpoints: HashMap<Vec<u8>, (i64, Vec<u8>)>,
     erasure_tenants: HashSet<Vec<u8>>,
     anchor: HashMap<Vec<u8>, (i64, Vec<u8>)>,
+    /// Log rows at or below the sealer's floor, per tenant: each must have met a link.
+    rows_below_floor: HashMap<Vec<u8>, u64>,
 }
 
 #[derive(Clone, Copy)]
@@ -247,16 +262,22 @@ struct Checked {
     link_ok: bool,
     /// None: no payload to check (erased).
     payload_ok: Option<bool>,
+    /// The link's log row is gone.
+    row_missing: bool,
 }
 
 /// The per-row work, done in parallel: each link only needs its own stored prev_hash.
 fn check_row(r: &RawRow, buf: &mut Vec<u8>) -> Checked {
+    // Hashed with the row's own tenant: a row moved to another tenant no longer matches.
+    let Some(row_tenant) = r.get(ROW_TENANT) else {
+        return Checked { link_ok: true, payload_ok: Some(true), row_missing: true };
+    };
     let stored_payload_hash = r.get(PAYLOAD_HASH).unwrap_or_default();
     let (old, new) = (r.get(OLD), r.get(NEW));
     let erased = r.bool(ERASED).unwrap_or(false) && old.is_none() && new.is_none();
     let payload_ok = (!erased).then(|| Sha256::digest(payload_bytes(old, new)).as_slice() == stored_payload_hash);
     let link = Link {
-        tenant_id: r.get(TENANT).unwrap_or_default(),
+        tenant_id: row_tenant,
         seq: r.i64(SEQ).unwrap_or(0),
         actor: r.get(ACTOR),
         action: r.get(ACTION).unwrap_or_default(),
@@ -268,7 +289,7 @@ fn check_row(r: &RawRow, buf: &mut Vec<u8>) -> Checked {
     };
     link_bytes_into(buf, r.get(PREV_HASH).unwrap_or_default(), &link);
     let link_ok = Sha256::digest(&buf[..]).as_slice() == r.get(HASH).unwrap_or_default();
-    Checked { link_ok, payload_ok }
+    Checked { link_ok, payload_ok, row_missing: false }
 }
 
 /// What the chain walk needs of a row once its own hashes were checked.
@@ -308,6 +329,8 @@ struct Chains {
     next_seq: i64,
     prev_hash: Vec<u8>,
     last_seq: Option<i64>,
+    /// The first seq of the current run of links whose rows are gone (one finding per run).
+    missing_run: Option<i64>,
     tenants: usize,
     events: u64,
     erased: u64,
@@ -326,6 +349,7 @@ impl Chains {
             next_seq: 1,
             prev_hash: ZERO_HASH.to_vec(),
             last_seq: None,
+            missing_run: None,
             tenants: 0,
             events: 0,
             erased: 0,
@@ -347,6 +371,7 @@ impl Chains {
         self.next_seq = seq + 1;
         self.prev_hash = hash;
         self.last_seq = None;
+        self.missing_run = None;
         self.tenants += 1;
         self.seen.insert(tenant.to_vec());
     }
@@ -358,6 +383,11 @@ impl Chains {
         }
         self.events += 1;
         let (seq, prev, c, hash) = (l.seq, l.prev.as_slice(), l.checked, l.hash);
+        if c.row_missing {
+            self.row_gone(tenant, seq);
+        } else {
+            self.missing_run = None;
+        }
         if Some(seq) == self.last_seq {
             self.find(tenant, Some(seq), FindingKind::DuplicateSeq, format!("a second row with seq {seq}: the chain forked or a row was inserted"));
         } else if seq > self.next_seq {
@@ -372,6 +402,7 @@ impl Chains {
             self.find(tenant, Some(seq), FindingKind::RowEdited, "the row does not match its hash: edited (or forged)".into());
         }
         match c.payload_ok {
+            _ if c.row_missing => {}
             Some(true) => {}
             Some(false) if l.payload_absent && !self.ctx.erasure_tenants.contains(tenant) => {
                 self.find(tenant, Some(seq), FindingKind::PayloadRemoved, "payload removed with no erasure recorded for this tenant".into())
@@ -389,6 +420,36 @@ impl Chains {
         self.next_seq = seq.max(self.next_seq - 1) + 1;
         self.last_seq = Some(seq);
         self.prev_hash = hash;
+    }
+
+    /// A link whose log row is gone: one finding for each run of consecutive seqs.
+    fn row_gone(&mut self, tenant: &[u8], seq: i64) {
+        match self.missing_run {
+            Some(first) if self.last_seq == Some(seq - 1) => {
+                if let Some(f) = self.findings.last_mut().filter(|f| f.kind == FindingKind::MissingRows && f.seq == Some(first)) {
+                    f.detail = format!("the rows of seq {first}..{seq} are gone: deleted");
+                }
+            }
+            _ => {
+                self.missing_run = Some(seq);
+                self.find(tenant, Some(seq), FindingKind::MissingRows, format!("the row of seq {seq} is gone: deleted"));
+            }
+        }
+    }
+
+    /// Rows at or below the floor that met no link.
+    fn unlinked(&mut self, rows_met: &HashMap<Vec<u8>, u64>) {
+        let mut extra: Vec<(Vec<u8>, u64)> = self
+            .ctx
+            .rows_below_floor
+            .iter()
+            .filter_map(|(t, n)| n.checked_sub(rows_met.get(t).copied().unwrap_or(0)).filter(|d| *d > 0).map(|d| (t.clone(), d)))
+            .collect();
+        extra.sort();
+        for (tenant, n) in extra {
+            let detail = format!("{n} rows below the sealer's floor are in no chain: inserted after sealing");
+            self.find(&tenant, None, FindingKind::Unlinked, detail);
+        }
     }
 
     /// Tail checks against the head table and the anchor.

@@ -38,7 +38,7 @@ async fn exit_codes_follow_the_contract() {
     assert_eq!(exit(&["anchor", "--database-url", url, "--key", k, "--output", o]).await, ExitCode::from(2), "never overwrites an anchor");
     assert_eq!(exit(&["verify", "--database-url", url, "--anchor", o]).await, ExitCode::SUCCESS);
 
-    common::tamper(&env, "UPDATE audit.log SET actor = 'mallory' WHERE seq = 2");
+    common::tamper(&env, "UPDATE audit.log SET actor = 'mallory' WHERE id = (SELECT id FROM audit.link WHERE seq = 2 LIMIT 1)");
     assert_eq!(exit(&["verify", "--database-url", url, "--anchor", o]).await, ExitCode::from(1));
     assert_eq!(exit(&["erase", "--database-url", url, "--tenant", "t1", "--reason", "ticket 5"]).await, ExitCode::SUCCESS);
 }

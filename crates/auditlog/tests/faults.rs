@@ -102,7 +102,7 @@ async fn faults(capture: Capture) {
     assert_eq!(unmatched, "0");
     let updates = q("SELECT count(*) FROM audit.log WHERE action = 'UPDATE'");
     assert_eq!(updates, q("SELECT count(*) FROM public.invoices WHERE note NOT LIKE '%-b'"));
-    assert_eq!(q("SELECT count(*) FROM (SELECT prev_hash FROM audit.log GROUP BY tenant_id, prev_hash HAVING count(*) > 1) f"), "0", "no fork");
+    assert_eq!(q("SELECT count(*) FROM (SELECT prev_hash FROM audit.link GROUP BY tenant_id, prev_hash HAVING count(*) > 1) f"), "0", "no fork");
     let mut c = common::connect(&env.url).await;
     let r = verify(&mut c, &VerifyOptions::default()).await.unwrap();
     assert!(r.ok(), "{:?}", r.findings);

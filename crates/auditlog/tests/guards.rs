@@ -24,7 +24,9 @@ async fn only_append(capture: Capture) {
         "TRUNCATE audit.log",
         "INSERT INTO audit.log (tenant_id, action, entity) VALUES ('t1', 'x', 'y')",
         "UPDATE audit.head SET seq = 0",
+        "DELETE FROM audit.link",
         "SELECT audit.erase('t1', 'no')",
+        "SELECT audit.seal()",
         "ALTER TABLE audit.log DISABLE TRIGGER audit_guard_update",
     ] {
         let err = app.batch_execute(sql).await.expect_err(sql);
@@ -72,9 +74,13 @@ async fn guards_hold(capture: Capture) {
     let app = common::connect(&env.app_url).await;
     common::write_invoices(&app, "t1", 3).await;
     let su = common::connect(&env.url).await;
+    tenantguard_auditlog::ops::seal_all(&su, "audit").await.unwrap();
     for sql in [
         "SET session_replication_role = replica; DELETE FROM audit.log",
         "SET session_replication_role = replica; UPDATE audit.log SET actor = 'x'",
+        "SET session_replication_role = replica; DELETE FROM audit.link",
+        "SET session_replication_role = replica; UPDATE audit.link SET seq = seq + 1",
+        "TRUNCATE audit.link",
         "TRUNCATE audit.log",
         "TRUNCATE audit.log_default",
         "ALTER TABLE audit.log DISABLE TRIGGER audit_guard_delete",
@@ -89,6 +95,7 @@ async fn guards_hold(capture: Capture) {
     }
     let rows = env.cluster.query("app", "SELECT count(*) FROM audit.log").unwrap();
     assert_eq!(rows.trim(), "4", "3 inserts and 1 update, all still there");
+    assert_eq!(env.cluster.query("app", "SELECT count(*) FROM audit.link").unwrap().trim(), "4", "their links too");
 }
 
 #[tokio::test]
@@ -109,7 +116,7 @@ async fn idempotent(capture: Capture) {
             "app",
             "CREATE ROLE sealer LOGIN; GRANT USAGE ON SCHEMA audit TO sealer;
              GRANT EXECUTE ON FUNCTION audit.seal_claim(integer),
-                 audit.seal_store(text[], bigint[], timestamptz[], bigint[], bytea[], bytea[], bytea[], oid[], text[]) TO sealer;",
+                 audit.seal_store(text[], bigint[], bigint[], bytea[], bytea[], bytea[]) TO sealer;",
         )
         .unwrap();
     env.cluster.psql("app", &render(&ScaffoldConfig { capture, ..common::config() })).expect("second run applies");
@@ -118,7 +125,7 @@ async fn idempotent(capture: Capture) {
         .query(
             "app",
             "SELECT has_function_privilege('sealer', 'audit.seal_claim(integer)', 'EXECUTE')
-                AND has_function_privilege('sealer', 'audit.seal_store(text[], bigint[], timestamptz[], bigint[], bytea[], bytea[], bytea[], oid[], text[])', 'EXECUTE')",
+                AND has_function_privilege('sealer', 'audit.seal_store(text[], bigint[], bigint[], bytea[], bytea[], bytea[])', 'EXECUTE')",
         )
         .unwrap();
     assert_eq!(kept.trim(), "t", "the sealer's grants survive the second run");
@@ -145,4 +152,15 @@ async fn idempotent(capture: Capture) {
         .query("app", "SELECT string_agg(DISTINCT tgenabled::text, '') FROM pg_trigger WHERE tgname LIKE 'audit\\_%'")
         .unwrap();
     assert_eq!(states.trim(), "A");
+}
+
+/// A log scaffolded before the links moved out of its rows is refused, not half-converted.
+#[tokio::test]
+async fn the_migration_refuses_a_log_of_the_earlier_layout() {
+    let env = common::setup();
+    env.cluster.psql("app", "ALTER TABLE audit.log ADD COLUMN seq bigint").unwrap();
+    let err = env.cluster.psql("app", &render(&common::config())).expect_err("earlier layout");
+    assert!(err.to_string().contains("earlier layout"), "{err}");
+    let still = env.cluster.query("app", "SELECT count(*) FROM pg_attribute WHERE attrelid = 'audit.log'::regclass AND attname = 'seq'").unwrap();
+    assert_eq!(still.trim(), "1", "nothing was changed");
 }

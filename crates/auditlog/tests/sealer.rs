@@ -1,9 +1,16 @@
 //! The Rust sealer (seal_claim, hashing in Rust, seal_store) and the SQL sealer (seal())
-//! build one chain together, and seal_store refuses a batch that does not continue it.
+//! build one chain together, seal_store refuses a batch that does not continue it or is not
+//! what was claimed, and sealing never passes a row still being written.
 mod common;
 
 use tenantguard_auditlog::ops::{seal_all, seal_once};
 use tenantguard_auditlog::verify::{verify, VerifyOptions};
+
+/// A bad batch: first seq, first prev hash, every hash, claimed rows left out, the error.
+type Case = (i64, Vec<u8>, Vec<u8>, usize, &'static str);
+
+/// Log rows no link covers.
+const UNSEALED: &str = "SELECT count(*) FROM audit.log l WHERE NOT EXISTS (SELECT 1 FROM audit.link k WHERE k.id = l.id)";
 
 #[tokio::test]
 async fn rust_and_sql_sealers_interleave_into_one_verifiable_chain() {
@@ -34,60 +41,49 @@ async fn seal_store_refuses_a_batch_that_does_not_continue_the_chain() {
     let app = common::connect(&env.app_url).await;
     common::write_invoices(&app, "t1", 3).await;
     let su = common::connect(&env.url).await;
-    let claimed = "SELECT array_agg(tenant_id ORDER BY id), array_agg(id ORDER BY id), array_agg(at ORDER BY id), \
-                   array_agg(part ORDER BY id), array_agg(ctid_text ORDER BY id) FROM audit.seal_claim(100)";
+    let claimed = "SELECT array_agg(tenant_id ORDER BY id), array_agg(id ORDER BY id) FROM audit.seal_claim(100)";
     let zero = vec![0u8; 32];
-    // (first seq, first prev hash, hashes): wrong start, a gap, and wrong hashes.
-    let cases: [(i64, Vec<u8>, Vec<u8>, &str); 3] = [
-        (2, zero.clone(), vec![7; 32], "does not continue"),
-        (1, vec![1; 32], vec![7; 32], "does not continue"),
-        (1, zero.clone(), vec![7; 32], "does not match"),
+    // (first seq, first prev hash, hashes, rows dropped from the batch): wrong start, a
+    // wrong prev hash, wrong hashes, and a batch that leaves out a claimed row.
+    let cases: [Case; 4] = [
+        (2, zero.clone(), vec![7; 32], 0, "does not continue"),
+        (1, vec![1; 32], vec![7; 32], 0, "does not continue"),
+        (1, zero.clone(), vec![7; 32], 0, "does not match"),
+        (1, zero.clone(), vec![7; 32], 1, "not the rows seal_claim returned"),
     ];
-    for (first, prev, hash, expected) in cases {
+    for (first, prev, hash, dropped, expected) in cases {
         su.batch_execute("BEGIN").await.unwrap();
         let row = su.query_one(claimed, &[]).await.unwrap();
-        let (tenants, ids, ats): (Vec<String>, Vec<i64>, Vec<std::time::SystemTime>) = (row.get(0), row.get(1), row.get(2));
-        let (parts, ctids): (Vec<u32>, Vec<String>) = (row.get(3), row.get(4));
+        let (mut tenants, mut ids): (Vec<String>, Vec<i64>) = (row.get(0), row.get(1));
+        tenants.truncate(tenants.len() - dropped);
+        ids.truncate(ids.len() - dropped);
         let n = ids.len() as i64;
         let seqs: Vec<i64> = (first..first + n).collect();
         let mut prevs = vec![prev.clone()];
         prevs.extend(std::iter::repeat_n(hash.clone(), ids.len() - 1));
         let hashes = vec![hash.clone(); ids.len()];
         let err = su
-            .query_one(
-                "SELECT audit.seal_store($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-                &[&tenants, &ids, &ats, &seqs, &hashes, &prevs, &hashes, &parts, &ctids],
-            )
+            .query_one("SELECT audit.seal_store($1, $2, $3, $4, $5, $6)", &[&tenants, &ids, &seqs, &hashes, &prevs, &hashes])
             .await
             .expect_err(expected);
         let msg = err.as_db_error().map(|d| d.message().to_string()).unwrap_or_default();
         assert!(msg.contains(expected), "{expected}: {msg}");
         su.batch_execute("ROLLBACK").await.unwrap();
     }
-    let unsealed = env.cluster.query("app", "SELECT count(*) FROM audit.log WHERE seq IS NULL").unwrap();
+    let unsealed = env.cluster.query("app", UNSEALED).unwrap();
     assert_ne!(unsealed.trim(), "0", "nothing was stored");
+    // seal_store without a claim in its transaction.
+    let err = su.query_one("SELECT audit.seal_store('{t1}', '{1}', '{1}', ARRAY['\\x00'::bytea], ARRAY['\\x00'::bytea], ARRAY['\\x00'::bytea])", &[]).await.unwrap_err();
+    assert!(err.as_db_error().unwrap().message().contains("no seal_claim"), "{err:?}");
     // Another session's claim makes the tenant unavailable to a second sealer.
     let other = common::connect(&env.url).await;
     su.batch_execute("BEGIN").await.unwrap();
     assert!(!su.query("SELECT 1 FROM audit.seal_claim(100)", &[]).await.unwrap().is_empty());
-    assert_eq!(seal_once(&other, "audit", 100).await.unwrap(), 0, "the claimed tenant is skipped");
+    assert_eq!(seal_once(&other, "audit", 100).await.unwrap(), 0, "a second sealer skips the round");
     su.batch_execute("ROLLBACK").await.unwrap();
     seal_all(&other, "audit").await.unwrap();
     let mut c = common::connect(&env.url).await;
     assert!(verify(&mut c, &VerifyOptions::default()).await.unwrap().ok());
-}
-
-#[tokio::test]
-async fn a_log_migrated_before_seal_claim_is_sealed_by_its_sql_sealer() {
-    let env = common::setup();
-    let app = common::connect(&env.app_url).await;
-    common::write_invoices(&app, "t1", 5).await;
-    env.cluster.psql("app", "DROP FUNCTION audit.seal_claim(integer)").unwrap();
-    let su = common::connect(&env.url).await;
-    assert!(seal_all(&su, "audit").await.unwrap() > 0);
-    let mut c = common::connect(&env.url).await;
-    let r = verify(&mut c, &VerifyOptions::default()).await.unwrap();
-    assert!(r.ok() && r.unsealed == 0, "{:?}", r.findings);
 }
 
 /// The sealer's floor never passes a row still being written: a transaction that drew its
@@ -115,11 +111,37 @@ async fn a_row_committed_after_later_rows_were_sealed_is_still_sealed() {
         common::write_invoices(&app, "t2", 1).await;
         seal_all(&su, "audit").await.unwrap();
     }
-    let unsealed = env.cluster.query("app", "SELECT count(*) FROM audit.log WHERE seq IS NULL").unwrap();
+    let unsealed = env.cluster.query("app", UNSEALED).unwrap();
     assert_eq!(unsealed.trim(), "0", "the slow writer's row was sealed");
     assert!(floor() > slow_id, "the floor moves on once the writer has ended");
     let mut c = common::connect(&env.url).await;
     let r = verify(&mut c, &VerifyOptions::default()).await.unwrap();
     assert!(r.ok() && r.unsealed == 0, "{:?}", r.findings);
     assert_eq!(r.tenants, 2);
+}
+
+/// Sealing rounds on the empty log, between two writes of one transaction and after it
+/// commits: both rows end up linked, neither skipped by the floor.
+#[tokio::test]
+async fn a_sealing_round_between_two_writes_of_one_transaction_skips_neither() {
+    let env = common::setup();
+    let writer = common::connect(&env.app_url).await;
+    let su = common::connect(&env.url).await;
+    assert_eq!(seal_once(&su, "audit", 100).await.unwrap(), 0, "an empty log: the floor must not pass id 1");
+    writer.batch_execute("BEGIN").await.unwrap();
+    writer.batch_execute("SELECT set_config('app.current_tenant', 't1', true); INSERT INTO public.invoices (tenant_id, amount) VALUES ('t1', 1)")
+        .await
+        .unwrap();
+    assert_eq!(seal_once(&su, "audit", 100).await.unwrap(), 0, "nothing is final yet");
+    writer.batch_execute("INSERT INTO public.invoices (tenant_id, amount) VALUES ('t1', 2)").await.unwrap();
+    assert_eq!(seal_once(&su, "audit", 100).await.unwrap(), 0);
+    writer.batch_execute("COMMIT").await.unwrap();
+    let mut sealed = 0;
+    for _ in 0..3 {
+        sealed += seal_once(&su, "audit", 100).await.unwrap();
+    }
+    assert_eq!(sealed, 2, "{}", env.cluster.query("app", "SELECT row_to_json(s) FROM audit.seal_state s").unwrap());
+    let mut c = common::connect(&env.url).await;
+    let r = verify(&mut c, &VerifyOptions::default()).await.unwrap();
+    assert!(r.ok() && r.unsealed == 0, "{:?}", r.findings);
 }

@@ -41,15 +41,15 @@ async fn a_clean_log_verifies() {
 #[tokio::test]
 async fn each_tampering_is_found_at_its_row() {
     let env = logged_env().await;
-    common::tamper(&env, "UPDATE audit.log SET actor = 'mallory' WHERE tenant_id = 't1' AND seq = 5");
-    common::tamper(&env, "UPDATE audit.log SET new_value = new_value || '{\"amount\": 0}' WHERE tenant_id = 't1' AND seq = 8");
-    common::tamper(&env, "DELETE FROM audit.log WHERE tenant_id = 't2' AND seq IN (10, 11)");
-    // Reorder: swap the seq of two rows (through a free value).
+    let row = common::row_of;
+    common::tamper(&env, &format!("UPDATE audit.log SET actor = 'mallory' WHERE id = {}", row("t1", 5)));
+    common::tamper(&env, &format!("UPDATE audit.log SET new_value = new_value || '{{\"amount\": 0}}' WHERE id = {}", row("t1", 8)));
+    common::tamper(&env, &format!("DELETE FROM audit.log WHERE id IN ({}, {})", row("t2", 10), row("t2", 11)));
+    // Reorder: the links of seq 3 and 4 swap their rows.
     common::tamper(
         &env,
-        "UPDATE audit.log SET seq = -1 WHERE tenant_id = 't3' AND seq = 3;
-         UPDATE audit.log SET seq = 3 WHERE tenant_id = 't3' AND seq = 4;
-         UPDATE audit.log SET seq = 4 WHERE tenant_id = 't3' AND seq = -1",
+        "UPDATE audit.link k SET id = o.id FROM audit.link o
+          WHERE k.tenant_id = 't3' AND o.tenant_id = 't3' AND ((k.seq = 3 AND o.seq = 4) OR (k.seq = 4 AND o.seq = 3))",
     );
     let r = check(&env, &VerifyOptions::default()).await;
     let t1 = kinds(&r, "t1");
@@ -64,16 +64,27 @@ async fn each_tampering_is_found_at_its_row() {
 #[tokio::test]
 async fn a_truncated_tail_and_an_inserted_row_are_found() {
     let env = logged_env().await;
-    common::tamper(&env, "DELETE FROM audit.log WHERE tenant_id = 't1' AND seq > 25");
     common::tamper(
         &env,
-        "INSERT INTO audit.log (tenant_id, seq, action, entity, payload_hash, prev_hash, hash)
-         SELECT tenant_id, 7, 'DELETE', entity, payload_hash, prev_hash, hash FROM audit.log WHERE tenant_id = 't2' AND seq = 7",
+        "DELETE FROM audit.log WHERE id IN (SELECT id FROM audit.link WHERE tenant_id = 't1' AND seq > 25);
+         DELETE FROM audit.link WHERE tenant_id = 't1' AND seq > 25",
+    );
+    // A forged row under an id a link already covers, and one under an id below the floor
+    // that no link covers.
+    common::tamper(
+        &env,
+        &format!(
+            "INSERT INTO audit.log (id, tenant_id, action, entity, at, txid)
+             SELECT id, tenant_id, 'DELETE', entity, at, txid FROM audit.log WHERE id = {};
+             INSERT INTO audit.log (id, tenant_id, action, entity) VALUES (-5, 't3', 'DELETE', 'public.invoices')",
+            common::row_of("t2", 7)
+        ),
     );
     let r = check(&env, &VerifyOptions::default()).await;
     assert_eq!(kinds(&r, "t1"), vec![(Some(26), FindingKind::TruncatedTail)]);
     let t2 = kinds(&r, "t2");
     assert!(t2.contains(&(Some(7), FindingKind::DuplicateSeq)), "{t2:?}");
+    assert_eq!(kinds(&r, "t3"), vec![(None, FindingKind::Unlinked)]);
 }
 
 #[tokio::test]
@@ -86,13 +97,14 @@ async fn an_anchor_catches_a_recomputed_chain() {
     // The superuser edits a payload and recomputes every hash and the head after it.
     common::tamper(
         &env,
-        "UPDATE audit.log SET new_value = '{\"amount\": 1}' WHERE tenant_id = 't1' AND seq = 3;
+        "UPDATE audit.log SET new_value = '{\"amount\": 1}' WHERE id = (SELECT id FROM audit.link WHERE tenant_id = 't1' AND seq = 3);
          DO $$ DECLARE r record; prev bytea; ph bytea; h bytea; BEGIN
-           SELECT hash INTO prev FROM audit.log WHERE tenant_id = 't1' AND seq = 2;
-           FOR r IN SELECT * FROM audit.log WHERE tenant_id = 't1' AND seq >= 3 ORDER BY seq LOOP
+           SELECT hash INTO prev FROM audit.link WHERE tenant_id = 't1' AND seq = 2;
+           FOR r IN SELECT l.*, k.seq FROM audit.link k JOIN audit.log l ON l.id = k.id
+                     WHERE k.tenant_id = 't1' AND k.seq >= 3 ORDER BY k.seq LOOP
              ph := audit.payload_hash(r.old_value, r.new_value);
              h := audit.link_hash(prev, r.tenant_id, r.seq, r.actor, r.action, r.entity, r.entity_id, r.at, r.txid, ph);
-             UPDATE audit.log SET payload_hash = ph, prev_hash = prev, hash = h WHERE id = r.id;
+             UPDATE audit.link SET payload_hash = ph, prev_hash = prev, hash = h WHERE tenant_id = 't1' AND seq = r.seq;
              prev := h;
            END LOOP;
            UPDATE audit.head SET hash = prev WHERE tenant_id = 't1';
@@ -103,7 +115,12 @@ async fn an_anchor_catches_a_recomputed_chain() {
     let t1_head = clean.heads.iter().find(|h| h.tenant == "t1").unwrap().seq;
     assert_eq!(kinds(&r, "t1"), vec![(Some(t1_head), FindingKind::AnchorMismatch)]);
     // Deleting the tail together with the head is also caught by the anchor.
-    common::tamper(&env, "DELETE FROM audit.log WHERE tenant_id = 't2' AND seq > 20; UPDATE audit.head SET seq = 20, hash = (SELECT hash FROM audit.log WHERE tenant_id = 't2' AND seq = 20) WHERE tenant_id = 't2'");
+    common::tamper(
+        &env,
+        "DELETE FROM audit.log WHERE id IN (SELECT id FROM audit.link WHERE tenant_id = 't2' AND seq > 20);
+         DELETE FROM audit.link WHERE tenant_id = 't2' AND seq > 20;
+         UPDATE audit.head SET seq = 20, hash = (SELECT hash FROM audit.link WHERE tenant_id = 't2' AND seq = 20) WHERE tenant_id = 't2'",
+    );
     let r = check(&env, &VerifyOptions { anchor: Some(heads), ..VerifyOptions::default() }).await;
     assert_eq!(kinds(&r, "t2"), vec![(Some(21), FindingKind::AnchorTruncated)]);
     // A forged anchor does not pass the signature check.
@@ -128,7 +145,7 @@ async fn erased_payloads_still_verify_and_are_told_from_tampering() {
     assert!(r.ok(), "{:?}", r.findings);
     assert_eq!(r.erased, t2 as u64 + n_t1(&env));
     // Removing a payload by hand (no erasure recorded) is tampering.
-    common::tamper(&env, "UPDATE audit.log SET old_value = NULL, new_value = NULL WHERE tenant_id = 't3' AND seq = 2");
+    common::tamper(&env, &format!("UPDATE audit.log SET old_value = NULL, new_value = NULL WHERE id = {}", common::row_of("t3", 2)));
     let r = check(&env, &VerifyOptions::default()).await;
     assert_eq!(kinds(&r, "t3"), vec![(Some(2), FindingKind::PayloadRemoved)]);
 }

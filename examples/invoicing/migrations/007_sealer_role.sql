@@ -1,6 +1,7 @@
 -- The sealer: a login that may run the audit log's sealing step and nothing else. It chains
--- committed events (audit.seal_claim hands it the unsealed rows of tenants it locked,
--- audit.seal_store stores the links it hashed, checked against each tenant's head). Both are
+-- committed events (audit.seal_claim takes the sealer's lock and hands it the next rows above
+-- the floor, audit.seal_store stores the links it hashed, checked against the claim and each
+-- tenant's head). Both are
 -- SECURITY DEFINER functions of the NOLOGIN audit_owner; the sealer holds no table privilege.
 -- Not an app role: it never serves a request, so it stays out of tenantguard.toml's app_roles.
 -- Run the service with --sealer-url (or `tenantguard audit-log seal --every-ms 200`) as it.
@@ -14,5 +15,5 @@ END $$;
 
 GRANT USAGE ON SCHEMA audit TO invoicing_sealer;
 GRANT EXECUTE ON FUNCTION audit.seal_claim(integer),
-    audit.seal_store(text[], bigint[], timestamptz[], bigint[], bytea[], bytea[], bytea[], oid[], text[])
+    audit.seal_store(text[], bigint[], bigint[], bytea[], bytea[], bytea[])
     TO invoicing_sealer;

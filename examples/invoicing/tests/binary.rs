@@ -60,7 +60,7 @@ fn binary_migrates_and_serves_on_loopback() {
     // sealer the binary runs as invoicing_sealer, within a few of its 200 ms periods.
     let created = put_tenant(port, &token).unwrap();
     let sealed = loop {
-        let counts = cluster.query(DB, "SELECT count(*) FILTER (WHERE seq IS NOT NULL) || ' ' || count(*) FILTER (WHERE seq IS NULL) FROM audit.log").unwrap();
+        let counts = cluster.query(DB, "SELECT (SELECT count(*) FROM audit.link) || ' ' || (SELECT count(*) FROM audit.log l WHERE NOT EXISTS (SELECT 1 FROM audit.link k WHERE k.id = l.id))").unwrap();
         let (sealed, unsealed) = counts.trim().split_once(' ').unwrap();
         if unsealed == "0" && sealed != "0" {
             break sealed.to_string();

@@ -73,14 +73,21 @@ pub async fn write_invoices(client: &Client, tenant: &str, n: usize) {
 }
 
 /// What a superuser attacker does: switch the guards off, change rows, switch them back.
+/// The log row id of a tenant's link `seq`, as SQL.
+pub fn row_of(tenant: &str, seq: i64) -> String {
+    format!("(SELECT id FROM audit.link WHERE tenant_id = '{tenant}' AND seq = {seq})")
+}
+
 pub fn tamper(env: &Env, sql: &str) {
     let script = format!(
         "ALTER EVENT TRIGGER audit_guard_ddl DISABLE;
          ALTER TABLE audit.log DISABLE TRIGGER audit_guard_update, DISABLE TRIGGER audit_guard_delete;
          ALTER TABLE audit.head DISABLE TRIGGER audit_guard_update, DISABLE TRIGGER audit_guard_delete;
+         ALTER TABLE audit.link DISABLE TRIGGER audit_guard_update, DISABLE TRIGGER audit_guard_delete;
          {sql};
          ALTER TABLE audit.log ENABLE ALWAYS TRIGGER audit_guard_update, ENABLE ALWAYS TRIGGER audit_guard_delete;
          ALTER TABLE audit.head ENABLE ALWAYS TRIGGER audit_guard_update, ENABLE ALWAYS TRIGGER audit_guard_delete;
+         ALTER TABLE audit.link ENABLE ALWAYS TRIGGER audit_guard_update, ENABLE ALWAYS TRIGGER audit_guard_delete;
          ALTER EVENT TRIGGER audit_guard_ddl ENABLE ALWAYS;"
     );
     env.cluster.psql("app", &script).expect("tampering as superuser");
