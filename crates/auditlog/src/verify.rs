@@ -172,20 +172,25 @@ pub async fn verify(client: &mut Client, opts: &VerifyOptions) -> Result<Report,
     let stream = tx.copy_out(copy.as_str()).await.map_err(db)?;
     pin_mut!(stream);
 
-    // A server-side sort of every link by (tenant_id, seq) is slower than this: each row's own hashes are checked in parallel as
-    // it arrives, what the chain walk needs of it is kept (about 130 bytes), and those are
-    // ordered by (tenant, seq) here before the walk.
+    // A server-side sort of every link by (tenant_id, seq) is slower than this: each row's
+    // own hashes are checked in parallel as it arrives, what the chain walk needs of it is
+    // kept (about 130 bytes), and those are ordered by (tenant, seq) here before the walk.
     let (chunks, rx) = std::sync::mpsc::sync_channel::<Vec<RawRow>>(4);
     let checker = std::thread::spawn(move || {
         let mut tenants = Tenants::default();
         let mut linked: Vec<Linked> = Vec::new();
-        let mut rows_met: HashMap<Vec<u8>, u64> = HashMap::new();
+        // Rows met per row tenant, indexed by interned tenant id (no allocation per row).
+        let mut rows_met: Vec<u64> = Vec::new();
         for chunk in rx {
             let checks: Vec<Checked> =
                 chunk.par_iter().map_init(|| Vec::with_capacity(512), |buf, row| check_row(row, buf)).collect();
             for (row, checked) in chunk.iter().zip(checks) {
                 if let Some(t) = row.get(ROW_TENANT) {
-                    *rows_met.entry(t.to_vec()).or_default() += 1;
+                    let t = tenants.id(t) as usize;
+                    if rows_met.len() <= t {
+                        rows_met.resize(t + 1, 0);
+                    }
+                    rows_met[t] += 1;
                 }
                 linked.push(Linked {
                     tenant: tenants.id(row.get(TENANT).unwrap_or_default()),
@@ -202,7 +207,7 @@ pub async fn verify(client: &mut Client, opts: &VerifyOptions) -> Result<Report,
         for l in linked {
             chain.step(&tenants.names[l.tenant as usize], l);
         }
-        chain.unlinked(&rows_met);
+        chain.unlinked(&tenants, &rows_met);
         chain.finish()
     });
     let mut parser = Parser::default();
@@ -270,6 +275,7 @@ struct Checked {
 fn check_row(r: &RawRow, buf: &mut Vec<u8>) -> Checked {
     // Hashed with the row's own tenant: a row moved to another tenant no longer matches.
     let Some(row_tenant) = r.get(ROW_TENANT) else {
+        // Nothing to hash: the walk reports the missing row (payload_ok Some(true): no payload finding).
         return Checked { link_ok: true, payload_ok: Some(true), row_missing: true };
     };
     let stored_payload_hash = r.get(PAYLOAD_HASH).unwrap_or_default();
@@ -402,7 +408,6 @@ impl Chains {
             self.find(tenant, Some(seq), FindingKind::RowEdited, "the row does not match its hash: edited (or forged)".into());
         }
         match c.payload_ok {
-            _ if c.row_missing => {}
             Some(true) => {}
             Some(false) if l.payload_absent && !self.ctx.erasure_tenants.contains(tenant) => {
                 self.find(tenant, Some(seq), FindingKind::PayloadRemoved, "payload removed with no erasure recorded for this tenant".into())
@@ -438,12 +443,13 @@ impl Chains {
     }
 
     /// Rows at or below the floor that met no link.
-    fn unlinked(&mut self, rows_met: &HashMap<Vec<u8>, u64>) {
+    fn unlinked(&mut self, tenants: &Tenants, rows_met: &[u64]) {
+        let met = |t: &[u8]| tenants.ids.get(t).and_then(|i| rows_met.get(*i as usize)).copied().unwrap_or(0);
         let mut extra: Vec<(Vec<u8>, u64)> = self
             .ctx
             .rows_below_floor
             .iter()
-            .filter_map(|(t, n)| n.checked_sub(rows_met.get(t).copied().unwrap_or(0)).filter(|d| *d > 0).map(|d| (t.clone(), d)))
+            .filter_map(|(t, n)| n.checked_sub(met(t)).filter(|d| *d > 0).map(|d| (t.clone(), d)))
             .collect();
         extra.sort();
         for (tenant, n) in extra {

@@ -161,10 +161,14 @@ LANGUAGE sql IMMUTABLE PARALLEL SAFE
 AS $f$ SELECT to_char(t AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') $f$;
 
 -- 'tgal1/payload' || enc(old::text) || enc(new::text)
+-- (payload_hash_text: the same over the jsonb's text, as seal_claim hands it out.)
+CREATE OR REPLACE FUNCTION audit.payload_hash_text(old_text text, new_text text) RETURNS bytea
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+AS $f$ SELECT sha256('\x7467616c312f7061796c6f6164'::bytea || audit.enc(old_text) || audit.enc(new_text)) $f$;
+
 CREATE OR REPLACE FUNCTION audit.payload_hash(old_value jsonb, new_value jsonb) RETURNS bytea
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
-AS $f$ SELECT sha256('\x7467616c312f7061796c6f6164'::bytea
-                     || audit.enc(old_value::text) || audit.enc(new_value::text)) $f$;
+AS $f$ SELECT audit.payload_hash_text(old_value::text, new_value::text) $f$;
 
 -- The part of a link that does not depend on its place in the chain:
 -- enc(tenant) || enc(actor) || enc(action) || enc(entity) || enc(entity_id) || enc(at as UTC text) || int8(txid)
@@ -442,10 +446,9 @@ BEGIN
             cur := r.tenant_id; h_seq := r.head_seq; h_hash := r.head_hash;
         END IF;
         h_seq := h_seq + 1;
-        ph := sha256('\x7467616c312f7061796c6f6164'::bytea || audit.enc(r.old_text) || audit.enc(r.new_text));
+        ph := audit.payload_hash_text(r.old_text, r.new_text);
         prevs := prevs || h_hash;
-        h_hash := sha256('\x7467616c312f6c696e6b'::bytea || h_hash || int8send(h_seq)
-                         || audit.link_body(r.tenant_id, r.actor, r.action, r.entity, r.entity_id, r.at, r.txid) || ph);
+        h_hash := audit.link_hash(h_hash, r.tenant_id, h_seq, r.actor, r.action, r.entity, r.entity_id, r.at, r.txid, ph);
         tenants := tenants || r.tenant_id; ids := ids || r.id; seqs := seqs || h_seq;
         phs := phs || ph; hashes := hashes || h_hash;
         n := n + 1;
