@@ -86,6 +86,62 @@ async fn seal_store_refuses_a_batch_that_does_not_continue_the_chain() {
     assert!(verify(&mut c, &VerifyOptions::default()).await.unwrap().ok());
 }
 
+/// A batch must keep each tenant's rows together and in id order: one tenant's rows split
+/// in two runs, or two of its rows swapped (every seq and prev hash otherwise continuing),
+/// are refused before anything is stored.
+#[tokio::test]
+async fn seal_store_refuses_a_tenant_split_in_two_runs_or_out_of_id_order() {
+    let env = common::setup();
+    let app = common::connect(&env.app_url).await;
+    common::write_invoices(&app, "t1", 2).await;
+    common::write_invoices(&app, "t2", 2).await;
+    let su = common::connect(&env.url).await;
+    // Claimed rows per tenant in id order, as the claim returns them.
+    let claimed = "SELECT array_agg(tenant_id ORDER BY tenant_id, id), array_agg(id ORDER BY tenant_id, id) FROM audit.seal_claim(100)";
+    type Reorder = fn(&mut Vec<(String, i64)>);
+    let cases: [(Reorder, &str); 2] = [
+        // t1's first row moved behind t2's rows: t1 comes in two runs.
+        (|rows| {
+            let first = rows.remove(0);
+            rows.push(first);
+        }, "splits the rows of tenants t1"),
+        // t1's first two rows swapped: seqs and prev hashes continue, ids go backwards.
+        (|rows| rows.swap(0, 1), "does not continue the chain of tenants t1"),
+    ];
+    for (reorder, expected) in cases {
+        su.batch_execute("BEGIN").await.unwrap();
+        let row = su.query_one(claimed, &[]).await.unwrap();
+        let (tenants, ids): (Vec<String>, Vec<i64>) = (row.get(0), row.get(1));
+        let mut rows: Vec<(String, i64)> = tenants.into_iter().zip(ids).collect();
+        assert!(rows.iter().filter(|(t, _)| t == "t1").count() >= 2);
+        reorder(&mut rows);
+        // Seqs and prev hashes that continue each tenant's chain in the order given.
+        let (mut seqs, mut prevs, mut hashes) = (vec![], vec![], vec![]);
+        let mut tips: std::collections::HashMap<String, (i64, Vec<u8>)> = Default::default();
+        for (i, (t, _)) in rows.iter().enumerate() {
+            let tip = tips.entry(t.clone()).or_insert((0, vec![0u8; 32]));
+            let hash = vec![i as u8 + 1; 32];
+            seqs.push(tip.0 + 1);
+            prevs.push(tip.1.clone());
+            hashes.push(hash.clone());
+            *tip = (tip.0 + 1, hash);
+        }
+        let (tenants, ids): (Vec<String>, Vec<i64>) = rows.into_iter().unzip();
+        let err = su
+            .query_one("SELECT audit.seal_store($1, $2, $3, $4, $5, $6)", &[&tenants, &ids, &seqs, &hashes, &prevs, &hashes])
+            .await
+            .expect_err(expected);
+        let msg = err.as_db_error().map(|d| d.message().to_string()).unwrap_or_default();
+        assert!(msg.contains(expected), "{expected}: {msg}");
+        su.batch_execute("ROLLBACK").await.unwrap();
+    }
+    assert_eq!(env.cluster.query("app", "SELECT count(*) FROM audit.head").unwrap().trim(), "0", "no head was stored");
+    seal_all(&su, "audit").await.unwrap();
+    let mut c = common::connect(&env.url).await;
+    let r = verify(&mut c, &VerifyOptions::default()).await.unwrap();
+    assert!(r.ok() && r.unsealed == 0, "{:?}", r.findings);
+}
+
 /// The sealer's floor never passes a row still being written: a transaction that drew its
 /// id before several sealing rounds (which seal later rows and move the floor) and commits
 /// after them still has its row sealed.

@@ -338,7 +338,7 @@ RETURNS integer LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, 
     SET plan_cache_mode = force_custom_plan SET enable_seqscan = off SET jit = off
 AS $f$
 DECLARE n integer := cardinality(p_ids); claim text[] := string_to_array(current_setting('@schema@.claim', true), ' ');
-        lo bigint; hi bigint; new_floor bigint; matched bigint; total bigint; bad text; last_ok boolean;
+        lo bigint; hi bigint; new_floor bigint; matched bigint; total bigint; bad text; split text; last_ok boolean;
 BEGIN
     IF claim IS NULL OR cardinality(claim) <> 3 THEN
         RAISE EXCEPTION 'seal_store: no seal_claim in this transaction';
@@ -362,17 +362,40 @@ BEGIN
     IF new_floor > hi OR matched <> n OR total <> n THEN
         RAISE EXCEPTION 'seal_store: the batch is not the rows seal_claim returned (% of % match)', matched, n;
     END IF;
+    -- The chain checks and the heads in one pass over the batch in its own order (a window
+    -- ordered by position: no sort by tenant): each tenant's rows come as one run, the run's
+    -- first row continues the tenant's chain tip, each later row the row before it (seq + 1,
+    -- prev = that row's hash, a higher id), and the run's last row is the tenant's new head.
+    -- The head upsert runs in the same statement: if a check fails below, the exception
+    -- undoes it with everything else in this transaction.
+    WITH x AS MATERIALIZED (
+        SELECT x.tenant_id, x.seq, x.id, x.prev, x.h, x.i,
+               lag(x.tenant_id) OVER w AS lt, lag(x.seq) OVER w AS lseq, lag(x.id) OVER w AS lid,
+               lag(x.h) OVER w AS lh, lead(x.tenant_id) OVER w AS nt
+          FROM unnest(p_tenants, p_seqs, p_ids, p_prev_hashes, p_hashes) WITH ORDINALITY AS x(tenant_id, seq, id, prev, h, i)
+        WINDOW w AS (ORDER BY x.i)),
+    starts AS MATERIALIZED (
+        SELECT x.tenant_id, x.seq, x.prev FROM x WHERE x.lt IS DISTINCT FROM x.tenant_id),
     -- MATERIALIZED: one lookup per tenant, not one per row.
-    WITH s AS MATERIALIZED (
-        SELECT * FROM @schema@.chain_tips(ARRAY(SELECT DISTINCT t FROM unnest(p_tenants) AS t)))
-    SELECT string_agg(DISTINCT b.tenant_id, ', ') INTO bad
-      FROM (SELECT x.tenant_id, x.seq, x.prev,
-                   lag(x.seq) OVER w AS lseq, lag(x.h) OVER w AS lh, row_number() OVER w AS rn
-              FROM unnest(p_tenants, p_seqs, p_prev_hashes, p_hashes) WITH ORDINALITY AS x(tenant_id, seq, prev, h, i)
-            WINDOW w AS (PARTITION BY x.tenant_id ORDER BY x.i)) b
-      JOIN s ON s.tenant_id = b.tenant_id
-     WHERE CASE WHEN b.rn = 1 THEN b.seq IS DISTINCT FROM s.head_seq + 1 OR b.prev IS DISTINCT FROM s.head_hash
-                ELSE b.seq IS DISTINCT FROM b.lseq + 1 OR b.prev IS DISTINCT FROM b.lh END;
+    s AS MATERIALIZED (
+        SELECT * FROM @schema@.chain_tips(ARRAY(SELECT DISTINCT st.tenant_id FROM starts st))),
+    up AS (
+        INSERT INTO @schema@.head AS h (tenant_id, seq, hash)
+        SELECT DISTINCT ON (x.tenant_id) x.tenant_id, x.seq, x.h
+          FROM x WHERE x.nt IS DISTINCT FROM x.tenant_id ORDER BY x.tenant_id, x.i DESC
+            ON CONFLICT (tenant_id) DO UPDATE SET seq = excluded.seq, hash = excluded.hash, sealed_at = now())
+    SELECT (SELECT string_agg(q.tenant_id, ', ') FROM (SELECT st.tenant_id FROM starts st GROUP BY 1 HAVING count(*) > 1) q),
+           (SELECT string_agg(DISTINCT b.tenant_id, ', ')
+              FROM (SELECT st.tenant_id FROM starts st JOIN s ON s.tenant_id = st.tenant_id
+                     WHERE st.seq IS DISTINCT FROM s.head_seq + 1 OR st.prev IS DISTINCT FROM s.head_hash
+                    UNION ALL
+                    SELECT x.tenant_id FROM x
+                     WHERE x.lt = x.tenant_id
+                       AND (x.seq IS DISTINCT FROM x.lseq + 1 OR x.prev IS DISTINCT FROM x.lh OR NOT x.id > x.lid)) b)
+      INTO split, bad;
+    IF split IS NOT NULL THEN
+        RAISE EXCEPTION 'seal_store: the batch splits the rows of tenants % (each tenant''s rows must come together, in id order)', split;
+    END IF;
     IF bad IS NOT NULL THEN
         RAISE EXCEPTION 'seal_store: the batch does not continue the chain of tenants %', bad;
     END IF;
@@ -388,10 +411,6 @@ BEGIN
     END IF;
     INSERT INTO @schema@.link (tenant_id, seq, id, payload_hash, prev_hash, hash)
     SELECT * FROM unnest(p_tenants, p_seqs, p_ids, p_payload_hashes, p_prev_hashes, p_hashes);
-    INSERT INTO @schema@.head AS h (tenant_id, seq, hash)
-    SELECT DISTINCT ON (x.tenant_id) x.tenant_id, x.seq, x.h
-      FROM unnest(p_tenants, p_seqs, p_hashes) AS x(tenant_id, seq, h) ORDER BY x.tenant_id, x.seq DESC
-        ON CONFLICT (tenant_id) DO UPDATE SET seq = excluded.seq, hash = excluded.hash, sealed_at = now();
     UPDATE @schema@.seal_state SET floor = new_floor;
     -- The next claim in this transaction starts again from seal_claim.
     PERFORM set_config('@schema@.claim', '', true);
