@@ -16,7 +16,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use tenantguard_auditlog::ops::seal_once;
+use tenantguard_auditlog::ops::{seal_once, seal_round, Round};
 use tokio_postgres::Client as PgClient;
 use tenantguard_auditlog::scaffold::{render, Capture, CapturedTable, ScaffoldConfig};
 use tenantguard_auditlog::verify::{verify, VerifyOptions};
@@ -98,11 +98,15 @@ impl Variant {
 
 }
 
-/// The sealer as each log version ships it: v0 the SQL `seal()`, now `ops::seal_once`.
-async fn seal_step(c: &PgClient, v: Variant, max_rows: i32) -> i64 {
+/// The sealer as each log version ships it: v0 the SQL `seal()` (a full batch means more
+/// waits), now `ops::seal_round`.
+async fn seal_step(c: &PgClient, v: Variant, max_rows: i32) -> Round {
     match v {
-        Variant::Chain0 => c.query_one("SELECT audit_c0.seal($1)", &[&max_rows]).await.unwrap().get(0),
-        _ => seal_once(c, v.sealed_schema().unwrap(), max_rows).await.unwrap(),
+        Variant::Chain0 => {
+            let sealed: i64 = c.query_one("SELECT audit_c0.seal($1)", &[&max_rows]).await.unwrap().get(0);
+            Round { sealed, more: sealed >= max_rows as i64 }
+        }
+        _ => seal_round(c, v.sealed_schema().unwrap(), max_rows).await.unwrap(),
     }
 }
 
@@ -158,8 +162,8 @@ async fn client(url: String, table: String, tenants: u32, update: bool, seed: u6
 }
 
 /// One phase: 2 clients for `secs`; for a chained variant the sealer runs alongside as
-/// deployed (`audit-log seal --every-ms`): batches of 5000, and after a batch that was not
-/// full it sleeps `period` (the bounded delay).
+/// deployed (`audit-log seal --every-ms`): windows of 5000 ids, and after a round that left
+/// nothing final behind it sleeps `period` (the bounded delay).
 async fn phase(url: &str, v: Variant, tenants: u32, update: bool, secs: f64, period: Duration) -> Phase {
     let stop = Arc::new(AtomicBool::new(false));
     let sealing = Arc::new(AtomicBool::new(true));
@@ -173,7 +177,7 @@ async fn phase(url: &str, v: Variant, tenants: u32, update: bool, secs: f64, per
                 let c = connect(&url).await;
                 c.batch_execute("SET synchronous_commit = off").await.unwrap();
                 while sealing.load(Ordering::Relaxed) {
-                    if seal_step(&c, v, 5000).await < 5000 {
+                    if !seal_step(&c, v, 5000).await.more {
                         tokio::time::sleep(period).await;
                     }
                 }
@@ -198,7 +202,7 @@ async fn phase(url: &str, v: Variant, tenants: u32, update: bool, secs: f64, per
         let c = connect(url).await;
         backlog = c.query_one(&unsealed_sql(v, schema), &[]).await.unwrap().get(0);
         let t = Instant::now();
-        while seal_step(&c, v, 5000).await > 0 {}
+        while seal_step(&c, v, 5000).await.sealed > 0 {}
         catch_up_secs = t.elapsed().as_secs_f64();
     }
     Phase { tps: total as f64 / ran, tps_with_catch_up: total as f64 / (ran + catch_up_secs), backlog, catch_up_secs }
@@ -308,11 +312,17 @@ async fn main() {
             let mut none = vec![];
             let mut ratios: Vec<Vec<f64>> = vec![vec![]; VARIANTS.len() - 1 + CHAINED.len()];
             let mut lag: Vec<(Vec<f64>, Vec<f64>)> = vec![Default::default(); CHAINED.len()];
-            for _ in 0..rounds {
-                let mut p = vec![];
-                for v in VARIANTS {
-                    p.push((v, phase(&url, v, tenants, update, secs, period).await));
+            for round in 0..rounds {
+                // Each round starts one variant later: a phase runs after a different one
+                // each round (the last phase's autovacuum, checkpoint or sealer catch-up
+                // lands on a different variant), results kept in VARIANTS order.
+                let mut p: Vec<Option<(Variant, Phase)>> = (0..VARIANTS.len()).map(|_| None).collect();
+                for k in 0..VARIANTS.len() {
+                    let i = (k + round) % VARIANTS.len();
+                    let v = VARIANTS[i];
+                    p[i] = Some((v, phase(&url, v, tenants, update, secs, period).await));
                 }
+                let p: Vec<(Variant, Phase)> = p.into_iter().map(Option::unwrap).collect();
                 let base = p[0].1.tps;
                 none.push(base);
                 for (i, (_, q)) in p[1..].iter().enumerate() {

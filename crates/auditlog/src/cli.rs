@@ -93,10 +93,11 @@ pub struct EraseArgs {
 pub struct SealArgs {
     #[command(flatten)]
     pub db: DbArgs,
-    /// Keep sealing: a round every this many milliseconds, sealing until a batch is not
-    /// full (the bounded delay: an event is chained within about one period).
+    /// Keep sealing: a round every this many milliseconds, sealing window after window
+    /// while final rows wait (the bounded delay: an event is chained within about one period).
     #[arg(long)]
     pub every_ms: Option<u64>,
+    /// Ids per window, one short transaction each (at most this many rows per batch).
     #[arg(long, default_value_t = 10_000)]
     pub max_rows: i32,
 }
@@ -273,18 +274,20 @@ async fn run_seal(a: SealArgs) -> Result<ExitCode, UseError> {
     let client = connect(a.db.database_url.as_deref()).await?;
     require_log(&client, &a.db.schema).await?;
     loop {
-        let n = ops::seal_once(&client, &a.db.schema, a.max_rows).await?;
+        let round = ops::seal_round(&client, &a.db.schema, a.max_rows).await?;
+        let n = round.sealed;
         match a.every_ms {
-            None if n < a.max_rows as i64 => {
+            None if !round.more => {
                 println!("sealed {n} rows");
                 return Ok(ExitCode::SUCCESS);
             }
             None => println!("sealed {n} rows"),
-            // A full batch means a backlog: go on at once. Otherwise wait out the period, so
-            // that each round seals everything committed since the last one in a few batches
-            // (the merge delay): sealing at once whatever trickled in meanwhile would pay the
-            // per-round cost (floor, BRIN summary, claim) for a handful of rows, over and over.
-            Some(_) if n >= a.max_rows as i64 => {}
+            // Final rows beyond this window mean a backlog: go on at once. Otherwise wait out
+            // the period, so that each round seals everything committed since the last one in
+            // a few batches (the merge delay): sealing at once whatever trickled in meanwhile
+            // would pay the per-round cost (floor, BRIN summary, claim) for a handful of rows,
+            // over and over.
+            Some(_) if round.more => {}
             Some(ms) => tokio::time::sleep(Duration::from_millis(ms)).await,
         }
     }

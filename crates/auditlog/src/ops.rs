@@ -14,7 +14,22 @@ fn db(what: &'static str) -> impl Fn(tokio_postgres::Error) -> UseError {
     move |e| UseError::Other(format!("{what} failed: {}", e.as_db_error().map(|d| d.message().to_string()).unwrap_or_else(|| e.to_string())))
 }
 
-/// Seal up to `max_rows` rows in one short transaction; returns how many were sealed.
+/// One sealing round: how many rows it linked, and whether final rows wait beyond its
+/// window (then seal again at once; otherwise the log is sealed up to its safe point).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Round {
+    pub sealed: i64,
+    pub more: bool,
+}
+
+/// Seal the rows of the next window of `max_rows` ids in one short transaction; returns how
+/// many were sealed. A window with rolled-back ids in it seals fewer rows: loop on
+/// [`seal_round`]'s `more`, not on a full batch.
+pub async fn seal_once(client: &Client, schema: &str, max_rows: i32) -> Result<i64, UseError> {
+    Ok(seal_round(client, schema, max_rows).await?.sealed)
+}
+
+/// Seal the next window of `max_rows` ids in one short transaction.
 ///
 /// The hashing happens here, not in the database: `seal_claim` takes the sealer's lock and
 /// returns the next rows above the floor with their tenants' chain tips, this computes
@@ -23,7 +38,7 @@ fn db(what: &'static str) -> impl Fn(tokio_postgres::Error) -> UseError {
 /// continues its tip, and the last link against the SQL encoding, then inserts the links.
 /// About half the sealer's database CPU per row was SQL byte concatenation
 /// (docs/audit-log.md, Speed). Returns 0 when another sealer holds the lock.
-pub async fn seal_once(client: &Client, schema: &str, max_rows: i32) -> Result<i64, UseError> {
+pub async fn seal_round(client: &Client, schema: &str, max_rows: i32) -> Result<Round, UseError> {
     check_ident(schema).map_err(|e| UseError::Other(e.to_string()))?;
     if max_rows < 1 {
         return Err(UseError::Other(format!("sealing needs a batch of at least one row, not {max_rows}")));
@@ -38,15 +53,15 @@ pub async fn seal_once(client: &Client, schema: &str, max_rows: i32) -> Result<i
     }
 }
 
-async fn seal_in_transaction(client: &Client, schema: &str, max_rows: i32) -> Result<i64, SealError> {
+async fn seal_in_transaction(client: &Client, schema: &str, max_rows: i32) -> Result<Round, SealError> {
     let claim = format!(
-        "SELECT tenant_id, head_seq, head_hash, id, at, actor, action, entity, entity_id, old_text, new_text, txid \
+        "SELECT tenant_id, head_seq, head_hash, id, at, actor, action, entity, entity_id, old_text, new_text, txid, more \
          FROM {schema}.seal_claim($1)"
     );
     let rows = client.query(claim.as_str(), &[&max_rows]).await?;
-    if rows.is_empty() {
-        return Ok(0);
-    }
+    let Some(more) = rows.first().map(|r| r.get::<_, bool>(12)) else {
+        return Ok(Round { sealed: 0, more: false });
+    };
     let n = rows.len();
     let (mut tenants, mut ids, mut seqs) = (Vec::with_capacity(n), Vec::with_capacity(n), Vec::with_capacity(n));
     let (mut payload_hashes, mut prev_hashes, mut hashes) = (Vec::with_capacity(n), Vec::with_capacity(n), Vec::with_capacity(n));
@@ -90,7 +105,7 @@ async fn seal_in_transaction(client: &Client, schema: &str, max_rows: i32) -> Re
     }
     let store = format!("SELECT {schema}.seal_store($1, $2, $3, $4, $5, $6)");
     let row = client.query_one(store.as_str(), &[&tenants, &ids, &seqs, &payload_hashes, &prev_hashes, &hashes]).await?;
-    Ok(i64::from(row.get::<_, i32>(0)))
+    Ok(Round { sealed: i64::from(row.get::<_, i32>(0)), more })
 }
 
 enum SealError {
@@ -122,6 +137,7 @@ fn unix_micros(t: SystemTime) -> i64 {
 pub async fn seal_all(client: &Client, schema: &str) -> Result<i64, UseError> {
     let mut total = 0;
     loop {
+        // A round that sealed nothing reached the safe point and could not move it.
         let n = seal_once(client, schema, 10_000).await?;
         total += n;
         if n == 0 {

@@ -273,11 +273,13 @@ DROP FUNCTION IF EXISTS audit.seal_floor();
 
 -- The sealer in Rust (ops::seal_once) hashes outside the database: in one READ COMMITTED
 -- transaction it calls seal_claim, computes payload hashes and links, and hands them to
--- seal_store. seal_claim returns the next rows above the floor (at most max_rows, from a
--- window of 2 * max_rows ids: ids are unique, so only rolled-back writes leave holes), per
--- tenant in id order, each with its tenant's chain tip and its hash inputs (jsonb as text,
--- the bytes that are hashed). An empty window moves the floor at once; otherwise
--- seal_store does, with the links.
+-- seal_store. seal_claim returns the rows of the next window of max_rows ids above the floor
+-- (ids are unique, so only rolled-back writes leave holes and a window never holds more
+-- than max_rows rows: no sort to cut it), per tenant in id order, each with its tenant's
+-- chain tip, its hash inputs (jsonb as text, the bytes that are hashed) and `more`: whether
+-- final rows wait beyond this window (the sealer goes on at once, a short batch with holes
+-- included, instead of waiting out its period). An empty window moves the floor at once;
+-- otherwise seal_store does, with the links.
 -- seal_claim is dropped and created again (CREATE OR REPLACE cannot change its result
 -- columns) and seal_store's arguments changed: a role granted EXECUTE on the earlier ones (a
 -- sealer login) is granted it again on the new ones below.
@@ -292,7 +294,7 @@ END $$;
 DROP FUNCTION IF EXISTS audit.seal_claim(integer);
 CREATE FUNCTION audit.seal_claim(max_rows integer DEFAULT 10000)
 RETURNS TABLE (tenant_id text, head_seq bigint, head_hash bytea, id bigint, at timestamptz, actor text,
-               action text, entity text, entity_id text, old_text text, new_text text, txid bigint)
+               action text, entity text, entity_id text, old_text text, new_text text, txid bigint, more boolean)
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
     SET plan_cache_mode = force_custom_plan SET enable_seqscan = off SET jit = off
 AS $f$
@@ -327,18 +329,18 @@ BEGIN
     UPDATE audit.seal_state SET safe = st.safe, pending_max = st.pending_max, pending_xid = st.pending_xid;
     PERFORM audit.seal_summarize();
     LOOP
-        hi := least(st.safe, lo + 2 * max_rows::bigint);
+        hi := least(st.safe, lo + max_rows::bigint);
         -- What seal_store may store in this transaction: exactly the rows of this claim.
         PERFORM set_config('audit.claim', format('%s %s %s', lo, hi, max_rows), true);
         EXIT WHEN hi <= lo;
         RETURN QUERY
         WITH r AS MATERIALIZED (
-            SELECT l.* FROM audit.log l WHERE l.id > lo AND l.id <= hi ORDER BY l.id LIMIT max_rows),
+            SELECT l.* FROM audit.log l WHERE l.id > lo AND l.id <= hi),
         -- MATERIALIZED: one lookup per tenant, not one per row.
         s AS MATERIALIZED (
             SELECT * FROM audit.chain_tips(ARRAY(SELECT DISTINCT r.tenant_id FROM r)))
         SELECT s.tenant_id, s.head_seq, s.head_hash, r.id, r.at, r.actor, r.action, r.entity, r.entity_id,
-               r.old_value::text, r.new_value::text, r.txid
+               r.old_value::text, r.new_value::text, r.txid, hi < st.safe
           FROM r JOIN s ON s.tenant_id = r.tenant_id
          ORDER BY r.tenant_id, r.id;
         GET DIAGNOSTICS n = ROW_COUNT;
@@ -375,15 +377,15 @@ BEGIN
        OR cardinality(p_hashes) IS DISTINCT FROM n THEN
         RAISE EXCEPTION 'seal_store: the arrays of this batch differ in length';
     END IF;
+    -- The batch covers its whole window: the floor moves to its end.
     lo := claim[1]::bigint;
-    -- A full batch ends at its last row; a shorter one took the whole window.
-    new_floor := CASE WHEN n >= claim[3]::integer THEN (SELECT max(i) FROM unnest(p_ids) AS i) ELSE claim[2]::bigint END;
     hi := claim[2]::bigint;
+    new_floor := hi;
     -- Exactly the claimed rows, each once, each with its own tenant.
     SELECT count(*) FILTER (WHERE l.id IS NOT NULL AND x.id IS NOT NULL), count(*) INTO matched, total
       FROM (SELECT l.id, l.tenant_id FROM audit.log l WHERE l.id > lo AND l.id <= new_floor) l
       FULL JOIN unnest(p_ids, p_tenants) AS x(id, tenant_id) ON x.id = l.id AND x.tenant_id = l.tenant_id;
-    IF new_floor > hi OR matched <> n OR total <> n THEN
+    IF matched <> n OR total <> n THEN
         RAISE EXCEPTION 'seal_store: the batch is not the rows seal_claim returned (% of % match)', matched, n;
     END IF;
     -- The chain checks and the heads in one pass over the batch in its own order (a window
@@ -510,8 +512,9 @@ BEGIN
     IF coalesce(p_reason, '') = '' THEN
         RAISE EXCEPTION 'erase needs a reason (it is kept in the erasure table)';
     END IF;
+    -- 0 only once the window reaches the safe point (a batch with holes is short, not last).
     LOOP
-        EXIT WHEN audit.seal(10000) < 10000;
+        EXIT WHEN audit.seal(10000) = 0;
     END LOOP;
     SELECT s.floor INTO f FROM audit.seal_state s;
     SELECT count(*) INTO waiting FROM audit.log

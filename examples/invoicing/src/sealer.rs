@@ -1,5 +1,5 @@
 //! The audit log's sealer, run beside the service when `--sealer-url` is given: every
-//! `period` it chains the events committed since (batches of `BATCH` rows, again at once
+//! `period` it chains the events committed since (windows of `BATCH` ids, again at once
 //! while there is a backlog). It logs in as its own role (`invoicing_sealer`, migration 007),
 //! never as the app role: sealing touches every tenant's chain, so no request path may
 //! reach it. A lost connection is retried with the period as back-off; an error never
@@ -23,11 +23,11 @@ pub async fn run(url: String, schema: String, period: Duration) {
             }
         };
         loop {
-            match ops::seal_once(&client, &schema, BATCH).await {
-                Ok(n) if n >= BATCH as i64 => continue,
-                Ok(n) => {
-                    if n > 0 {
-                        tracing::debug!(sealed = n, "audit events chained");
+            match ops::seal_round(&client, &schema, BATCH).await {
+                Ok(round) if round.more => continue,
+                Ok(round) => {
+                    if round.sealed > 0 {
+                        tracing::debug!(sealed = round.sealed, "audit events chained");
                     }
                     tokio::time::sleep(period).await;
                 }
