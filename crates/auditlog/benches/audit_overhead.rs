@@ -1,16 +1,18 @@
 //! pgbench-style overhead of the audit log: no audit vs a plain jsonb trigger (reference)
 //! vs trigger audit vs trigger audit + chain (sealer running alongside as a background
-//! worker), 2 clients, 1 and 100 tenants, insert and update, variants interleaved in
-//! rounds. The log as it was before the perf work (benches/baseline/log_v0.sql with the
+//! worker), pgbench driving 2 clients, 1 and 100 tenants, insert and update, variants
+//! interleaved in rounds. The log as it was before the perf work (benches/baseline/log_v0.sql with the
 //! SQL sealer) runs in the same rounds, so before and after are measured side by side.
 //! Ratios are medians over rounds of each round's variant tps / that round's no-audit tps.
 //! Then verify throughput over everything written.
 //!
 //!     cargo bench -p tenantguard-auditlog --bench audit_overhead
 //!
-//! TG_BENCH_SECS sets the seconds per phase (default 3), TG_BENCH_ROUNDS the rounds (3),
+//! Needs pgbench (Debian ships it with postgresql-15's client package, next to initdb).
+//! TG_BENCH_SECS sets the whole seconds per phase (default 3), TG_BENCH_ROUNDS the rounds (3),
 //! TG_BENCH_SEAL_MS the sealer's period (200, as docs/runtime.md deploys it).
-//! Under `cargo test --all-targets` (no `--bench` argument) it runs 0.3 s phases, one round.
+//! Under `cargo test --all-targets` (no `--bench` argument) it runs 200 transactions per
+//! client per phase, one round.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -137,40 +139,63 @@ async fn connect(url: &str) -> Client {
     c
 }
 
-/// One client: single-statement transactions for `secs`, returns how many committed.
-async fn client(url: String, table: String, tenants: u32, update: bool, seed: u64, stop: Arc<AtomicBool>) -> u64 {
-    let c = connect(&url).await;
-    c.batch_execute("SET app.current_actor = 'bench'").await.unwrap();
-    let sql = if update {
-        format!("UPDATE {table} SET amount = amount + 1 WHERE id = $1::int8 AND $2::text IS NOT NULL")
-    } else {
-        format!("INSERT INTO {table} (id, tenant_id, amount, note) VALUES (nextval('{table}_id_seq') + 0 * $1::int8, $2, 1, 'bench')")
-    };
-    let stmt = c.prepare(&sql).await.unwrap();
-    let mut x = seed | 1;
-    let mut n = 0;
-    while !stop.load(Ordering::Relaxed) {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        let id = (x % PRELOAD as u64) as i64 + 1;
-        let tenant = format!("t{}", x % tenants as u64);
-        c.execute(&stmt, &[&id, &tenant]).await.unwrap();
-        n += 1;
-    }
-    n
+/// The load driver: pgbench, as the anchors were measured ("pgbench-style"): a C
+/// client that leaves the two cores to the server (a client written on tokio-postgres took
+/// about a third of the machine and made every server-side cost look larger; docs/audit-log.md,
+/// Speed). Two connections, two threads, prepared statements, one statement a transaction.
+struct Driver {
+    pgbench: std::path::PathBuf,
+    url: String,
+    scripts: std::path::PathBuf,
 }
 
-/// One phase: 2 clients for `secs`; for a chained variant the sealer runs alongside as
-/// deployed (`audit-log seal --every-ms`): windows of 5000 ids, and after a round that left
-/// nothing final behind it sleeps `period` (the bounded delay).
-async fn phase(url: &str, v: Variant, tenants: u32, update: bool, secs: f64, period: Duration) -> Phase {
-    let stop = Arc::new(AtomicBool::new(false));
+impl Driver {
+    /// The workload's script: an insert of a new row, or an update of a preloaded one, for a
+    /// random tenant of `tenants`.
+    fn script(&self, table: &str, tenants: u32, update: bool) -> std::path::PathBuf {
+        let name = format!("{}_{}.sql", table.replace('.', "_"), if update { "update" } else { "insert" });
+        let path = self.scripts.join(name);
+        let sql = if update {
+            format!("\\set id random(1, {PRELOAD})\nUPDATE {table} SET amount = amount + 1 WHERE id = :id;\n")
+        } else {
+            format!("\\set t random(0, {})\nINSERT INTO {table} (tenant_id, amount, note) VALUES ('t' || :t, 1, 'bench');\n", tenants - 1)
+        };
+        std::fs::write(&path, sql).expect("write a pgbench script");
+        path
+    }
+
+    /// Run the clients: for `secs` seconds (whole seconds, at least 1), or `txns`
+    /// transactions per client in a smoke run. Returns (transactions, seconds).
+    fn run(&self, script: &std::path::Path, secs: f64, smoke: bool) -> (u64, f64) {
+        let mut cmd = std::process::Command::new(&self.pgbench);
+        cmd.args(["-n", "-M", "prepared", "-c", "2", "-j", "2"]);
+        if smoke {
+            cmd.args(["-t", "200"]);
+        } else {
+            cmd.args(["-T", &format!("{}", secs.round().max(1.0) as u64)]);
+        }
+        let out = cmd.arg("-f").arg(script).arg(&self.url).output().expect("run pgbench");
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(out.status.success(), "pgbench failed: {text}{}", String::from_utf8_lossy(&out.stderr));
+        let field = |key: &str| -> f64 {
+            let line = text.lines().find(|l| l.starts_with(key)).unwrap_or_else(|| panic!("no {key:?} in pgbench output: {text}"));
+            // `-t` runs print "400/400" (processed/planned).
+            line[key.len()..].split_whitespace().next().and_then(|v| v.split('/').next()?.parse().ok()).unwrap_or_else(|| panic!("{line}"))
+        };
+        let txns = field("number of transactions actually processed:") as u64;
+        let tps = field("tps =");
+        (txns, txns as f64 / tps)
+    }
+}
+
+/// One phase: pgbench's 2 clients for `secs`; for a chained variant the sealer runs
+/// alongside as deployed (`audit-log seal --every-ms`): windows of 5000 ids, and after a
+/// round that left nothing final behind it sleeps `period` (the bounded delay).
+async fn phase(d: &Driver, v: Variant, tenants: u32, update: bool, secs: f64, smoke: bool, period: Duration) -> Phase {
     let sealing = Arc::new(AtomicBool::new(true));
-    // Its own thread and runtime, as a separate sealer process would be: hashing a batch
-    // must not hold up a worker thread of the clients' runtime.
+    // Its own thread and runtime, as a separate sealer process would be.
     let sealer = v.sealed_schema().map(|_| {
-        let (url, sealing) = (url.to_string(), sealing.clone());
+        let (url, sealing) = (d.url.clone(), sealing.clone());
         std::thread::spawn(move || {
             let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
             rt.block_on(async move {
@@ -184,22 +209,13 @@ async fn phase(url: &str, v: Variant, tenants: u32, update: bool, secs: f64, per
             })
         })
     });
-    let started = Instant::now();
-    let clients: Vec<_> = (0..2u64)
-        .map(|i| tokio::spawn(client(url.to_string(), v.table(tenants), tenants, update, 0x9E37_79B9 * (i + 1), stop.clone())))
-        .collect();
-    tokio::time::sleep(Duration::from_secs_f64(secs)).await;
-    stop.store(true, Ordering::Relaxed);
-    let mut total = 0;
-    for c in clients {
-        total += c.await.unwrap();
-    }
-    let ran = started.elapsed().as_secs_f64();
+    let script = d.script(&v.table(tenants), tenants, update);
+    let (total, ran) = tokio::task::block_in_place(|| d.run(&script, secs, smoke));
     let (mut backlog, mut catch_up_secs) = (0, 0.0);
     if let (Some(s), Some(schema)) = (sealer, v.sealed_schema()) {
         sealing.store(false, Ordering::Relaxed);
         tokio::task::spawn_blocking(move || s.join().unwrap()).await.unwrap();
-        let c = connect(url).await;
+        let c = connect(&d.url).await;
         backlog = c.query_one(&unsealed_sql(v, schema), &[]).await.unwrap().get(0);
         let t = Instant::now();
         while seal_step(&c, v, 5000).await.sealed > 0 {}
@@ -270,7 +286,15 @@ fn setup(cluster: &Cluster) {
         }
         cluster.psql("bench", &sql).unwrap();
     }
-    cluster.psql("bench", "VACUUM ANALYZE").unwrap();
+    // The actor the captures record (pgbench has no per-connection setup statement).
+    cluster.psql("bench", "ALTER DATABASE bench SET app.current_actor = 'bench'; VACUUM ANALYZE").unwrap();
+}
+
+/// A directory for the pgbench scripts (removed at the end of the run).
+fn tempfile_dir() -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("tg-audit-bench-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("create a directory for the pgbench scripts");
+    dir
 }
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
@@ -293,7 +317,9 @@ async fn main() {
     .expect("start a throwaway cluster");
     setup(&cluster);
     let url = cluster.url("bench");
-    println!("audit_overhead: 2 clients, {secs}s phases, {rounds} rounds interleaved, synchronous_commit off, sealer every {period_ms} ms");
+    let scripts = tempfile_dir();
+    let driver = Driver { pgbench: cluster.binaries().tool("pgbench"), url: url.clone(), scripts: scripts.clone() };
+    println!("audit_overhead: pgbench, 2 clients, {secs}s phases, {rounds} rounds interleaved, synchronous_commit off, sealer every {period_ms} ms");
     println!("ratios: median over rounds of variant tps / no-audit tps in the same round; 0 = the log before the perf work,");
     println!("c = the C capture trigger; chain: business tps while the sealer ran alongside; +cu: counting its catch-up after");
     let mut header = format!("{:<18} {:>8}", "workload", "none tps");
@@ -320,7 +346,7 @@ async fn main() {
                 for k in 0..VARIANTS.len() {
                     let i = (k + round) % VARIANTS.len();
                     let v = VARIANTS[i];
-                    p[i] = Some((v, phase(&url, v, tenants, update, secs, period).await));
+                    p[i] = Some((v, phase(&driver, v, tenants, update, secs, smoke, period).await));
                 }
                 let p: Vec<(Variant, Phase)> = p.into_iter().map(Option::unwrap).collect();
                 let base = p[0].1.tps;
@@ -387,4 +413,5 @@ async fn main() {
             r.events as f64 / r.seconds
         );
     }
+    let _ = std::fs::remove_dir_all(&scripts);
 }
