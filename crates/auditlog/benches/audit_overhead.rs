@@ -2,7 +2,7 @@
 //! vs trigger audit vs trigger audit + chain (sealer running alongside as a background
 //! worker), pgbench driving 2 clients, 1 and 100 tenants, insert and update, variants
 //! interleaved in rounds. The log as it was before the perf work (benches/baseline/log_v0.sql with the
-//! SQL sealer) runs in the same rounds, so before and after are measured side by side.
+//! SQL sealer) can run in the same rounds (TG_BENCH_V0=1), so before and after are measured side by side.
 //! Ratios are medians over rounds of each round's variant tps / that round's no-audit tps.
 //! Then verify throughput over everything written.
 //!
@@ -10,7 +10,8 @@
 //!
 //! Needs pgbench (Debian ships it with postgresql-15's client package, next to initdb).
 //! TG_BENCH_SECS sets the whole seconds per phase (default 3), TG_BENCH_ROUNDS the rounds (3),
-//! TG_BENCH_SEAL_MS the sealer's period (200, as docs/runtime.md deploys it).
+//! TG_BENCH_SEAL_MS the sealer's period (200, as docs/runtime.md deploys it); TG_BENCH_V0=1
+//! adds the log as it was before the perf work (always in the smoke run).
 //! Under `cargo test --all-targets` (no `--bench` argument) it runs 200 transactions per
 //! client per phase, one round.
 
@@ -56,8 +57,6 @@ const VARIANTS: [Variant; 8] = [
     Variant::Chain,
     Variant::ChainC,
 ];
-/// The chained variants, in VARIANTS order: their lag and catch-up are reported too.
-const CHAINED: [Variant; 3] = [Variant::Chain0, Variant::Chain, Variant::ChainC];
 
 impl Variant {
     fn name(self) -> &'static str {
@@ -71,6 +70,12 @@ impl Variant {
             Variant::TriggerC => "trigc",
             Variant::ChainC => "chainc",
         }
+    }
+
+    /// The log as it was before the perf work: measured in smoke runs and with TG_BENCH_V0=1
+    /// (its SQL sealer's catch-up took a third of a full run).
+    fn is_v0(self) -> bool {
+        matches!(self, Variant::Trigger0 | Variant::Chain0)
     }
 
     fn table(self, tenants: u32) -> String {
@@ -306,6 +311,10 @@ async fn main() {
     let rounds: usize = std::env::var("TG_BENCH_ROUNDS").ok().and_then(|s| s.parse().ok()).unwrap_or(default_rounds);
     let period_ms: u64 = std::env::var("TG_BENCH_SEAL_MS").ok().and_then(|s| s.parse().ok()).unwrap_or(200);
     let period = Duration::from_millis(period_ms);
+    let with_v0 = smoke || std::env::var("TG_BENCH_V0").is_ok_and(|v| v == "1");
+    let variants: Vec<Variant> = VARIANTS.into_iter().filter(|v| with_v0 || !v.is_v0()).collect();
+    // The chained variants, in `variants` order: their lag and catch-up are reported too.
+    let chained: Vec<Variant> = variants.iter().copied().filter(|v| v.sealed_schema().is_some()).collect();
     let library_path =
         tenantguard_auditlog::capture_library_path().unwrap_or_else(|why| panic!("the C capture trigger was not built: {why}"));
     let cluster = Cluster::start_with(
@@ -323,29 +332,29 @@ async fn main() {
     println!("ratios: median over rounds of variant tps / no-audit tps in the same round; 0 = the log before the perf work,");
     println!("c = the C capture trigger; chain: business tps while the sealer ran alongside; +cu: counting its catch-up after");
     let mut header = format!("{:<18} {:>8}", "workload", "none tps");
-    for v in &VARIANTS[1..] {
+    for v in &variants[1..] {
         header.push_str(&format!(" {:>8}", format!("{} x", v.name())));
     }
-    for v in CHAINED {
+    for v in &chained {
         header.push_str(&format!(" {:>9}", format!("{}+cu", v.name())));
     }
-    for v in CHAINED {
+    for v in &chained {
         header.push_str(&format!(" {:>15}", format!("lag {} (s)", v.name())));
     }
     println!("{header}");
     for update in [false, true] {
         for tenants in [100u32, 1] {
             let mut none = vec![];
-            let mut ratios: Vec<Vec<f64>> = vec![vec![]; VARIANTS.len() - 1 + CHAINED.len()];
-            let mut lag: Vec<(Vec<f64>, Vec<f64>)> = vec![Default::default(); CHAINED.len()];
+            let mut ratios: Vec<Vec<f64>> = vec![vec![]; variants.len() - 1 + chained.len()];
+            let mut lag: Vec<(Vec<f64>, Vec<f64>)> = vec![Default::default(); chained.len()];
             for round in 0..rounds {
                 // Each round starts one variant later: a phase runs after a different one
                 // each round (the last phase's autovacuum, checkpoint or sealer catch-up
-                // lands on a different variant), results kept in VARIANTS order.
-                let mut p: Vec<Option<(Variant, Phase)>> = (0..VARIANTS.len()).map(|_| None).collect();
-                for k in 0..VARIANTS.len() {
-                    let i = (k + round) % VARIANTS.len();
-                    let v = VARIANTS[i];
+                // lands on a different variant), results kept in `variants` order.
+                let mut p: Vec<Option<(Variant, Phase)>> = (0..variants.len()).map(|_| None).collect();
+                for k in 0..variants.len() {
+                    let i = (k + round) % variants.len();
+                    let v = variants[i];
                     p[i] = Some((v, phase(&driver, v, tenants, update, secs, smoke, period).await));
                 }
                 let p: Vec<(Variant, Phase)> = p.into_iter().map(Option::unwrap).collect();
@@ -354,8 +363,8 @@ async fn main() {
                 for (i, (_, q)) in p[1..].iter().enumerate() {
                     ratios[i].push(q.tps / base);
                 }
-                for (k, (_, q)) in p.iter().filter(|(v, _)| CHAINED.contains(v)).enumerate() {
-                    ratios[VARIANTS.len() - 1 + k].push(q.tps_with_catch_up / base);
+                for (k, (_, q)) in p.iter().filter(|(v, _)| chained.contains(v)).enumerate() {
+                    ratios[variants.len() - 1 + k].push(q.tps_with_catch_up / base);
                     lag[k].0.push(q.backlog as f64);
                     lag[k].1.push(q.catch_up_secs);
                 }
@@ -363,7 +372,7 @@ async fn main() {
             let name = format!("{} {} tenant{}", if update { "update" } else { "insert" }, tenants, if tenants > 1 { "s" } else { "" });
             let mut line = format!("{:<18} {:>8.0}", name, median(none));
             for (i, r) in ratios.into_iter().enumerate() {
-                let width = if i < VARIANTS.len() - 1 { 7 } else { 8 };
+                let width = if i < variants.len() - 1 { 7 } else { 8 };
                 line.push_str(&format!(" {:>width$.2}x", median(r)));
             }
             for (backlog, secs) in &lag {
@@ -376,6 +385,9 @@ async fn main() {
     // variant left (no clients running), batches of 5000 as in the phases.
     let mut c = connect(&url).await;
     for (schema, v) in [("audit_t0", Variant::Chain0), ("audit_t", Variant::Chain), ("audit_tc", Variant::ChainC)] {
+        if !variants.contains(&v) {
+            continue;
+        }
         let backlog: i64 = c.query_one(&unsealed_sql(v, schema), &[]).await.unwrap().get(0);
         let t = Instant::now();
         let mut sealed = 0;
