@@ -62,13 +62,7 @@ async fn seal_store_refuses_a_batch_that_does_not_continue_the_chain() {
         let mut prevs = vec![prev.clone()];
         prevs.extend(std::iter::repeat_n(hash.clone(), ids.len() - 1));
         let hashes = vec![hash.clone(); ids.len()];
-        let err = su
-            .query_one("SELECT audit.seal_store($1, $2, $3, $4, $5, $6)", &[&tenants, &ids, &seqs, &hashes, &prevs, &hashes])
-            .await
-            .expect_err(expected);
-        let msg = err.as_db_error().map(|d| d.message().to_string()).unwrap_or_default();
-        assert!(msg.contains(expected), "{expected}: {msg}");
-        su.batch_execute("ROLLBACK").await.unwrap();
+        store_refused(&su, Batch { tenants, ids, seqs, prevs, hashes }, expected).await;
     }
     let unsealed = env.cluster.query("app", UNSEALED).unwrap();
     assert_ne!(unsealed.trim(), "0", "nothing was stored");
@@ -96,7 +90,7 @@ async fn seal_store_refuses_a_tenant_split_in_two_runs_or_out_of_id_order() {
     common::write_invoices(&app, "t1", 2).await;
     common::write_invoices(&app, "t2", 2).await;
     let su = common::connect(&env.url).await;
-    // Claimed rows per tenant in id order, as the claim returns them.
+    // Claimed rows per tenant in id order, as the sealer hands them to seal_store.
     let claimed = "SELECT array_agg(tenant_id ORDER BY tenant_id, id), array_agg(id ORDER BY tenant_id, id) FROM audit.seal_claim(100)";
     type Reorder = fn(&mut Vec<(String, i64)>);
     let cases: [(Reorder, &str); 2] = [
@@ -127,13 +121,7 @@ async fn seal_store_refuses_a_tenant_split_in_two_runs_or_out_of_id_order() {
             *tip = (tip.0 + 1, hash);
         }
         let (tenants, ids): (Vec<String>, Vec<i64>) = rows.into_iter().unzip();
-        let err = su
-            .query_one("SELECT audit.seal_store($1, $2, $3, $4, $5, $6)", &[&tenants, &ids, &seqs, &hashes, &prevs, &hashes])
-            .await
-            .expect_err(expected);
-        let msg = err.as_db_error().map(|d| d.message().to_string()).unwrap_or_default();
-        assert!(msg.contains(expected), "{expected}: {msg}");
-        su.batch_execute("ROLLBACK").await.unwrap();
+        store_refused(&su, Batch { tenants, ids, seqs, prevs, hashes }, expected).await;
     }
     assert_eq!(env.cluster.query("app", "SELECT count(*) FROM audit.head").unwrap().trim(), "0", "no head was stored");
     seal_all(&su, "audit").await.unwrap();
@@ -233,4 +221,24 @@ async fn a_short_batch_over_rolled_back_ids_still_reports_more() {
     let mut c = common::connect(&env.url).await;
     let r = verify(&mut c, &VerifyOptions::default()).await.unwrap();
     assert!(r.ok() && r.unsealed == 0, "{:?}", r.findings);
+}
+
+/// A batch as a sealer hands it to seal_store (the hashes serve as payload hashes too).
+struct Batch {
+    tenants: Vec<String>,
+    ids: Vec<i64>,
+    seqs: Vec<i64>,
+    prevs: Vec<Vec<u8>>,
+    hashes: Vec<Vec<u8>>,
+}
+
+/// seal_store refuses `b` with a message containing `expected`; ends the transaction.
+async fn store_refused(su: &tokio_postgres::Client, b: Batch, expected: &str) {
+    let err = su
+        .query_one("SELECT audit.seal_store($1, $2, $3, $4, $5, $6)", &[&b.tenants, &b.ids, &b.seqs, &b.hashes, &b.prevs, &b.hashes])
+        .await
+        .expect_err(expected);
+    let msg = err.as_db_error().map(|d| d.message().to_string()).unwrap_or_default();
+    assert!(msg.contains(expected), "{expected}: {msg}");
+    su.batch_execute("ROLLBACK").await.unwrap();
 }
