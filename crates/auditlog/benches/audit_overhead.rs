@@ -329,7 +329,10 @@ async fn main() {
     let scripts = tempfile_dir();
     let driver = Driver { pgbench: cluster.binaries().tool("pgbench"), url: url.clone(), scripts: scripts.clone() };
     println!("audit_overhead: pgbench, 2 clients, {secs}s phases, {rounds} rounds interleaved, synchronous_commit off, sealer every {period_ms} ms");
-    println!("ratios: median over rounds of variant tps / no-audit tps in the same round; 0 = the log before the perf work,");
+    println!(
+        "ratios: median over rounds of variant tps / no-audit tps in the same round;{}",
+        if with_v0 { " 0 = the log before the perf work," } else { "" }
+    );
     println!("c = the C capture trigger; chain: business tps while the sealer ran alongside; +cu: counting its catch-up after");
     let mut header = format!("{:<18} {:>8}", "workload", "none tps");
     for v in &variants[1..] {
