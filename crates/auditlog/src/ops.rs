@@ -35,9 +35,10 @@ pub async fn seal_once(client: &Client, schema: &str, max_rows: i32) -> Result<i
 /// returns the next rows above the floor with their tenants' chain tips, this computes
 /// payload hashes and links (canonical encoding v1, the same code verify uses), and
 /// `seal_store` checks that the batch is exactly the claimed rows, that each tenant's part
-/// comes together in id order and continues its tip, and the last link against the SQL encoding, then inserts the links.
-/// About half the sealer's database CPU per row was SQL byte concatenation
-/// (docs/audit-log.md, Speed). Returns 0 when another sealer holds the lock.
+/// comes together in id order and continues its tip, and the last link against the SQL
+/// encoding, then inserts the links. About half the sealer's database CPU per row was SQL
+/// byte concatenation (docs/audit-log.md, Speed). Seals nothing (and says no more) when
+/// another sealer holds the lock.
 pub async fn seal_round(client: &Client, schema: &str, max_rows: i32) -> Result<Round, UseError> {
     check_ident(schema).map_err(|e| UseError::Other(e.to_string()))?;
     if max_rows < 1 {
