@@ -151,7 +151,8 @@ async fn connect(url: &str) -> Client {
 struct Driver {
     pgbench: std::path::PathBuf,
     url: String,
-    scripts: std::path::PathBuf,
+    /// The pgbench scripts' directory, removed when the driver is dropped.
+    scripts: tempfile::TempDir,
 }
 
 impl Driver {
@@ -159,7 +160,7 @@ impl Driver {
     /// random tenant of `tenants`.
     fn script(&self, table: &str, tenants: u32, update: bool) -> std::path::PathBuf {
         let name = format!("{}_{}.sql", table.replace('.', "_"), if update { "update" } else { "insert" });
-        let path = self.scripts.join(name);
+        let path = self.scripts.path().join(name);
         let sql = if update {
             format!("\\set id random(1, {PRELOAD})\nUPDATE {table} SET amount = amount + 1 WHERE id = :id;\n")
         } else {
@@ -169,8 +170,8 @@ impl Driver {
         path
     }
 
-    /// Run the clients: for `secs` seconds (whole seconds, at least 1), or `txns`
-    /// transactions per client in a smoke run. Returns (transactions, seconds).
+    /// Run the clients: for `secs` seconds (whole seconds, at least 1), or 200 transactions
+    /// per client in a smoke run. Returns (transactions, seconds).
     fn run(&self, script: &std::path::Path, secs: f64, smoke: bool) -> (u64, f64) {
         let mut cmd = std::process::Command::new(&self.pgbench);
         cmd.args(["-n", "-M", "prepared", "-c", "2", "-j", "2"]);
@@ -295,13 +296,6 @@ fn setup(cluster: &Cluster) {
     cluster.psql("bench", "ALTER DATABASE bench SET app.current_actor = 'bench'; VACUUM ANALYZE").unwrap();
 }
 
-/// A directory for the pgbench scripts (removed at the end of the run).
-fn tempfile_dir() -> std::path::PathBuf {
-    let dir = std::env::temp_dir().join(format!("tg-audit-bench-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).expect("create a directory for the pgbench scripts");
-    dir
-}
-
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
     // `cargo test --all-targets` runs this binary without `--bench`: a quick smoke run then.
@@ -326,8 +320,8 @@ async fn main() {
     .expect("start a throwaway cluster");
     setup(&cluster);
     let url = cluster.url("bench");
-    let scripts = tempfile_dir();
-    let driver = Driver { pgbench: cluster.binaries().tool("pgbench"), url: url.clone(), scripts: scripts.clone() };
+    let scripts = tempfile::tempdir().expect("create a directory for the pgbench scripts");
+    let driver = Driver { pgbench: cluster.binaries().tool("pgbench"), url: url.clone(), scripts };
     println!("audit_overhead: pgbench, 2 clients, {secs}s phases, {rounds} rounds interleaved, synchronous_commit off, sealer every {period_ms} ms");
     println!(
         "ratios: median over rounds of variant tps / no-audit tps in the same round;{}",
@@ -428,5 +422,4 @@ async fn main() {
             r.events as f64 / r.seconds
         );
     }
-    let _ = std::fs::remove_dir_all(&scripts);
 }
