@@ -140,3 +140,137 @@ async fn c_capture_refuses_misuse_with_a_clear_error() {
     let msg = err.as_db_error().map(|d| d.message().to_string()).unwrap_or_else(|| err.to_string());
     assert!(msg.contains("permission denied"), "{msg}");
 }
+
+/// The C capture builds most rows' jsonb itself (numbers, text and booleans straight from the
+/// datum, other scalars through to_jsonb per column) and falls back to to_jsonb(row) for a
+/// value that is not a scalar: every column type, edge value and key order must come out as
+/// the PL/pgSQL capture's to_jsonb(NEW) / to_jsonb(OLD) gives it.
+#[tokio::test]
+async fn c_capture_encodes_every_column_type_as_to_jsonb_does() {
+    let cluster = common::start_cluster(Capture::C);
+    cluster.create_database("app").unwrap();
+    let columns = "id int PRIMARY KEY, tenant_id text NOT NULL, gone int, s smallint, b bigint, n numeric(12,2), nn numeric,
+        t text, v varchar(20), c char(5), flag boolean, ts timestamptz, d date, lt timestamp, u uuid, f float8, r real,
+        j jsonb, js json, mood mood, pos positive, iv interval, raw bytea, ip inet, \"Ünï\" text, aa int, a int, ab int,
+        total numeric GENERATED ALWAYS AS (n * 2) STORED";
+    cluster
+        .psql(
+            "app",
+            &format!(
+                "CREATE TYPE mood AS ENUM ('ok', 'meh'); CREATE DOMAIN positive AS int CHECK (VALUE > 0);
+                 CREATE TABLE public.kinds_p ({columns}); CREATE TABLE public.kinds_c ({columns});
+                 ALTER TABLE public.kinds_p DROP COLUMN gone; ALTER TABLE public.kinds_c DROP COLUMN gone;"
+            ),
+        )
+        .unwrap();
+    let cfg = |capture, suffix: &str| ScaffoldConfig {
+        tables: vec![CapturedTable::parse(&format!("public.kinds_{suffix}"), "tenant_id").unwrap()],
+        capture,
+        ..ScaffoldConfig::default()
+    };
+    cluster.psql("app", &render(&cfg(Capture::Plpgsql, "p"))).expect("the PL/pgSQL migration applies");
+    cluster.psql("app", &render(&cfg(Capture::C, "c"))).expect("the C migration applies");
+    let su = common::connect(&cluster.url("app")).await;
+    let rows = [
+        // every column NULL but the keys
+        "(1, 'a', NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL)",
+        "(2, 'a', -32768, 9223372036854775807, 1.5, 'NaN', 'é \"q\" \\ \t\n tab', 'x', 'ab', true, '2026-11-27 10:00:00.123456+03', '2026-02-28', '2026-01-01 00:00', 'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11', 'NaN', 1.25, '\"just a string\"', '3.50', 'meh', 7, '1 day 02:00', '\\x00ff', '10.0.0.1/8', 'ü', 1, 2, 3)",
+        "(3, 'b', 0, -1, -0.01, 'Infinity', '', '', '', false, 'infinity', '-infinity', '1999-12-31 23:59:59', '00000000-0000-0000-0000-000000000000', '-Infinity', -0.0, '{\"obj\": [1, {\"x\": null}]}', '[1, 2]', 'ok', 1, '-3 months', '\\x', '::1', '', 0, 0, 0)",
+        "(4, 'b', 1, 1, 1e9, '-Infinity', 'x', 'y', 'z', true, '2000-01-01 00:00+00', '2000-01-01', '2000-01-01', 'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a12', 1e300, 3.4e38, 'null', 'null', 'ok', 2147483647, '0', '\\xdeadbeef', '192.168.0.1', 'x', -1, -2, -3)",
+        "(5, 'b', 5, 5, 12345678.9, 123456789012345678901234567890.000000001, 'x', 'y', 'z', NULL, NULL, NULL, NULL, NULL, 0.1, 0.1, '12.500', '\"s\"', NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL)",
+    ];
+    let cols = "id, tenant_id, s, b, n, nn, t, v, c, flag, ts, d, lt, u, f, r, j, js, mood, pos, iv, raw, ip, \"Ünï\", aa, a, ab";
+    let mut script = String::from("BEGIN; SET LOCAL app.current_actor = 'tester';");
+    for row in rows {
+        script.push_str(&twice(&format!("INSERT INTO public.kinds@t ({cols}) VALUES {row}")));
+        script.push(';');
+    }
+    script.push_str(&twice("UPDATE public.kinds@t SET n = n + 1, t = t || '!', j = coalesce(j, '{}') || '{\"k\": 1}'"));
+    script.push(';');
+    script.push_str(&twice("DELETE FROM public.kinds@t WHERE id IN (2, 3)"));
+    script.push_str("; COMMIT");
+    su.batch_execute(&script).await.unwrap_or_else(|e| panic!("{e:?}"));
+    let log = |entity: &str| {
+        cluster
+            .query(
+                "app",
+                &format!(
+                    "SELECT action, entity_id, coalesce(old_value::text, '-'), coalesce(new_value::text, '-')
+                       FROM audit.log WHERE entity = 'public.{entity}' ORDER BY id"
+                ),
+            )
+            .unwrap()
+    };
+    let (p, c) = (log("kinds_p"), log("kinds_c"));
+    assert_eq!(p.lines().count(), 5 + 5 + 2, "{p}");
+    assert_eq!(p, c);
+    assert!(c.contains(r#""Ünï": "ü""#) && c.contains(r#""nn": "NaN""#) && c.contains(r#""f": "-Infinity""#), "{c}");
+    // jsonb equality too, not only the text: the C capture's numbers are numerics like to_jsonb's.
+    let same = cluster
+        .query(
+            "app",
+            "SELECT count(*) FROM audit.log p JOIN audit.log c ON c.entity = 'public.kinds_c' AND p.entity = 'public.kinds_p'
+                 AND c.entity_id = p.entity_id AND c.action = p.action
+              WHERE c.new_value IS NOT DISTINCT FROM p.new_value AND c.old_value IS NOT DISTINCT FROM p.old_value
+                AND jsonb_hash_extended(coalesce(c.new_value, 'null'), 0) = jsonb_hash_extended(coalesce(p.new_value, 'null'), 0)",
+        )
+        .unwrap();
+    assert_eq!(same.trim(), "12");
+}
+
+/// The C capture keeps the log partition it writes into open from a transaction's first event
+/// to its end. Savepoints rolled back, errors caught in PL/pgSQL, DDL on the log in the middle
+/// of the transaction and partitions created on the fly must neither lose nor misplace an
+/// event, leave an index behind, nor leak a relation reference (a WARNING in the server log).
+#[tokio::test]
+async fn c_capture_keeps_the_log_open_across_savepoints_ddl_and_errors() {
+    let env = common::setup_with(Capture::C);
+    let su = common::connect(&env.url).await;
+    let ins = |note: &str| format!("INSERT INTO public.invoices (tenant_id, amount, note) VALUES ('t', 1, '{note}')");
+    let steps = [
+        // DDL on the log between two events of one transaction (the writer closes first).
+        format!("BEGIN; {}; CREATE INDEX log_note ON audit.log ((new_value ->> 'note')); {}; COMMIT", ins("kept-1"), ins("kept-2")),
+        // A savepoint rolled back after an error, then more events.
+        format!("BEGIN; {}; SAVEPOINT s; {}; SELECT 1/0", ins("kept-3"), ins("gone-1")),
+        format!("ROLLBACK TO SAVEPOINT s; {}; RELEASE SAVEPOINT s; COMMIT", ins("kept-4")),
+        // The first event inside a savepoint that is rolled back: the writer outlives it.
+        format!("BEGIN; SAVEPOINT s; {}; ROLLBACK TO SAVEPOINT s; {}; COMMIT", ins("gone-2"), ins("kept-5")),
+        // An error caught inside PL/pgSQL (a subtransaction), DDL through EXECUTE.
+        format!(
+            "DO $$ BEGIN BEGIN {}; PERFORM 1/0; EXCEPTION WHEN division_by_zero THEN NULL; END; {};
+                 EXECUTE 'ALTER TABLE audit.log ADD COLUMN scratch int'; {}; END $$",
+            ins("gone-3"),
+            ins("kept-6"),
+            ins("kept-7")
+        ),
+        // A whole transaction rolled back.
+        format!("BEGIN; {}; ROLLBACK", ins("gone-4")),
+        // A new partition for this month's neighbour, created between two events.
+        format!("BEGIN; {}; SELECT audit.ensure_partitions(5); {}; COMMIT", ins("kept-8"), ins("kept-9")),
+    ];
+    for sql in &steps {
+        match su.batch_execute(sql).await {
+            Ok(()) => {}
+            Err(e) if sql.ends_with("SELECT 1/0") => assert!(format!("{e:?}").contains("division"), "{e:?}"),
+            Err(e) => panic!("{sql}: {e:?}"),
+        }
+    }
+    let notes = |hint: &str| {
+        env.cluster
+            .query("app", &format!("{hint} SELECT string_agg(new_value ->> 'note', ',' ORDER BY id) FROM audit.log"))
+            .unwrap()
+    };
+    let expected = "kept-1,kept-2,kept-3,kept-4,kept-5,kept-6,kept-7,kept-8,kept-9";
+    assert_eq!(notes("").trim(), expected);
+    // Through the index created mid-transaction too: every event after it is in it.
+    let through_index = env
+        .cluster
+        .query(
+            "app",
+            "SET enable_seqscan = off; SELECT count(*) FROM audit.log WHERE (new_value ->> 'note') LIKE 'kept-%' AND (new_value ->> 'note') > ''",
+        )
+        .unwrap();
+    assert_eq!(through_index.lines().last().unwrap().trim(), "9");
+    let log = env.cluster.log();
+    assert!(!log.contains("leak") && !log.contains("WARNING"), "{log}");
+}
