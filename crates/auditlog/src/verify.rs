@@ -12,7 +12,7 @@ use tokio_postgres::Client;
 
 use crate::copy_rows::{Parser, RawRow};
 use crate::db::{require_log, UseError};
-use crate::encoding::{link_bytes_into, payload_bytes, Link, PG_EPOCH_OFFSET_MICROS, ZERO_HASH};
+use crate::encoding::{link_bytes_into, payload_hash, Link, PG_EPOCH_OFFSET_MICROS, ZERO_HASH};
 use crate::holes::{find_holes, Hole};
 
 /// Heads (seq, hash) the caller trusts, from a signed anchor file.
@@ -281,7 +281,7 @@ fn check_row(r: &RawRow, buf: &mut Vec<u8>) -> Checked {
     let stored_payload_hash = r.get(PAYLOAD_HASH).unwrap_or_default();
     let (old, new) = (r.get(OLD), r.get(NEW));
     let erased = r.bool(ERASED).unwrap_or(false) && old.is_none() && new.is_none();
-    let payload_ok = (!erased).then(|| Sha256::digest(payload_bytes(old, new)).as_slice() == stored_payload_hash);
+    let payload_ok = (!erased).then(|| payload_hash(old, new).as_slice() == stored_payload_hash);
     let link = Link {
         tenant_id: row_tenant,
         seq: r.i64(SEQ).unwrap_or(0),
