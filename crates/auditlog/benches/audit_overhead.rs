@@ -22,7 +22,7 @@ use std::time::{Duration, Instant};
 use tenantguard_auditlog::ops::{seal_once, seal_round, Round};
 use tokio_postgres::Client as PgClient;
 use tenantguard_auditlog::scaffold::{render, Capture, CapturedTable, ScaffoldConfig};
-use tenantguard_auditlog::verify::{verify, VerifyOptions};
+use tenantguard_auditlog::verify::{verify_with, VerifyOptions};
 use tenantguard_testkit::{Cluster, ClusterOptions};
 use tokio_postgres::{Client, NoTls};
 
@@ -412,7 +412,9 @@ async fn main() {
     }
     // (The v0 log keeps its links in its rows, a layout the verifier no longer reads.)
     for schema in ["audit_cc", "audit_c", "audit_tc", "audit_t"] {
-        let r = verify(&mut c, &VerifyOptions { schema: schema.into(), ..VerifyOptions::default() }).await.unwrap();
+        // Two connections, as `audit-log verify` reads by default (--connections 2).
+        let mut helper = [connect(&url).await];
+        let r = verify_with(&mut c, &mut helper, &VerifyOptions { schema: schema.into(), ..VerifyOptions::default() }).await.unwrap();
         assert!(r.ok(), "{schema}: {:?}", &r.findings[..r.findings.len().min(5)]);
         println!(
             "verify {schema}: {} events, {} tenants in {:.2}s = {:.0} events/s end to end",

@@ -9,7 +9,7 @@ use clap::{Args, Subcommand, ValueEnum};
 
 use crate::db::{connect, require_log, UseError};
 use crate::scaffold::{render, Capture, CapturedTable, ScaffoldConfig};
-use crate::verify::{verify, Report, VerifyOptions};
+use crate::verify::{verify, verify_with, Report, VerifyOptions};
 use crate::{anchor, ops};
 
 #[derive(Debug, Subcommand)]
@@ -53,6 +53,10 @@ pub struct VerifyArgs {
     /// Unsealed rows older than this are a finding.
     #[arg(long, default_value_t = 300)]
     pub seal_bound_secs: u64,
+    /// Connections that read the links at once, in one snapshot (each a server process and
+    /// most of verify's work; 1 on a server with one core to spare).
+    #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u16).range(1..=16))]
+    pub connections: u16,
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub format: Format,
 }
@@ -194,8 +198,12 @@ async fn run_verify(a: VerifyArgs) -> Result<ExitCode, UseError> {
         None => None,
     };
     let mut client = connect(a.db.database_url.as_deref()).await?;
+    let mut helpers = Vec::new();
+    for _ in 1..a.connections {
+        helpers.push(connect(a.db.database_url.as_deref()).await?);
+    }
     let opts = VerifyOptions { schema: a.db.schema.clone(), anchor: heads, seal_bound_secs: a.seal_bound_secs as f64 };
-    let mut report = verify(&mut client, &opts).await?;
+    let mut report = verify_with(&mut client, &mut helpers, &opts).await?;
     if a.anchor.is_some() && trusted.is_none() {
         report.holes.push(crate::holes::Hole {
             code: "anchor_signer",

@@ -4,7 +4,7 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::time::Instant;
 
-use futures_util::{pin_mut, TryStreamExt};
+use futures_util::TryStreamExt;
 use rayon::prelude::*;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
@@ -118,6 +118,15 @@ const ROW_TENANT: usize = 14;
 const CHUNK_ROWS: usize = 8192;
 
 pub async fn verify(client: &mut Client, opts: &VerifyOptions) -> Result<Report, UseError> {
+    verify_with(client, &mut [], opts).await
+}
+
+/// [`verify`], reading the links through `client` and each of `helpers` at once (more
+/// connections to the same database, each a server backend of its own): every connection
+/// copies the links whose id falls to it, in one snapshot exported by `client`'s transaction.
+/// The server's side of the copy (the join, jsonb as text, the binary send) is most of
+/// verify's time and runs on one core per connection.
+pub async fn verify_with(client: &mut Client, helpers: &mut [Client], opts: &VerifyOptions) -> Result<Report, UseError> {
     let started = Instant::now();
     crate::scaffold::check_ident(&opts.schema).map_err(|e| UseError::Other(e.to_string()))?;
     require_log(client, &opts.schema).await?;
@@ -164,13 +173,39 @@ pub async fn verify(client: &mut Client, opts: &VerifyOptions) -> Result<Report,
     }
     report.holes = find_holes(&tx, s, opts.anchor.is_some(), report.unsealed).await?;
 
-    let copy = format!(
-        "COPY (SELECT k.tenant_id, k.seq, l.actor, l.action, l.entity, l.entity_id, l.old_value::text, l.new_value::text, \
-         l.at, l.txid, k.payload_hash, k.prev_hash, k.hash, l.erased_at IS NOT NULL, l.tenant_id \
-         FROM {s}.link k LEFT JOIN {s}.log l ON l.id = k.id) TO STDOUT (FORMAT binary)"
-    );
-    let stream = tx.copy_out(copy.as_str()).await.map_err(db)?;
-    pin_mut!(stream);
+    // Connection i of n copies the links with id % n = i, all in this transaction's snapshot.
+    let n = helpers.len() + 1;
+    let copy = |i: usize| {
+        let part = if n > 1 { format!(" WHERE k.id % {n} = {i}") } else { String::new() };
+        format!(
+            "COPY (SELECT k.tenant_id, k.seq, l.actor, l.action, l.entity, l.entity_id, l.old_value::text, l.new_value::text, \
+             l.at, l.txid, k.payload_hash, k.prev_hash, k.hash, l.erased_at IS NOT NULL, l.tenant_id \
+             FROM {s}.link k LEFT JOIN {s}.log l ON l.id = k.id{part}) TO STDOUT (FORMAT binary)"
+        )
+    };
+    let opened = async {
+        if n > 1 {
+            let snapshot: String = tx.query_one("SELECT pg_export_snapshot()", &[]).await.map_err(db)?.get(0);
+            for h in helpers.iter() {
+                h.batch_execute(&format!("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; SET TRANSACTION SNAPSHOT '{snapshot}'"))
+                    .await
+                    .map_err(db)?;
+            }
+        }
+        let mut streams = vec![Box::pin(tx.copy_out(copy(0).as_str()).await.map_err(db)?)];
+        for (i, h) in helpers.iter().enumerate() {
+            streams.push(Box::pin(h.copy_out(copy(i + 1).as_str()).await.map_err(db)?));
+        }
+        Ok::<_, UseError>(streams)
+    }
+    .await;
+    let streams = match opened {
+        Ok(streams) => streams,
+        Err(e) => {
+            end_helpers(helpers).await;
+            return Err(e);
+        }
+    };
 
     // A server-side sort of every link by (tenant_id, seq) is slower than this: each row's
     // own hashes are checked in parallel as it arrives, what the chain walk needs of it is
@@ -210,35 +245,12 @@ pub async fn verify(client: &mut Client, opts: &VerifyOptions) -> Result<Report,
         chain.unlinked(&tenants, &rows_met);
         chain.finish()
     });
-    let mut parser = Parser::default();
-    let mut rows = Vec::with_capacity(CHUNK_ROWS);
-    let mut read_error = None;
-    loop {
-        match stream.try_next().await {
-            Ok(Some(bytes)) => {
-                if let Err(e) = parser.feed(&bytes, &mut rows) {
-                    read_error = Some(UseError::Other(e));
-                    break;
-                }
-                if rows.len() >= CHUNK_ROWS {
-                    let full = std::mem::replace(&mut rows, Vec::with_capacity(CHUNK_ROWS));
-                    // The checker only stops early if it panicked; the join below reports that.
-                    if chunks.send(full).is_err() {
-                        break;
-                    }
-                }
-            }
-            Ok(None) => break,
-            Err(e) => {
-                read_error = Some(db(e));
-                break;
-            }
-        }
-    }
-    let _ = chunks.send(rows);
+    let pumps = streams.into_iter().map(|stream| pump(stream, chunks.clone()));
+    let read_errors: Vec<UseError> = futures_util::future::join_all(pumps).await.into_iter().flatten().collect();
     drop(chunks);
     let chain = checker.join().map_err(|_| UseError::Other("the verifier thread failed".into()))?;
-    if let Some(e) = read_error {
+    end_helpers(helpers).await;
+    if let Some(e) = read_errors.into_iter().next() {
         return Err(e);
     }
     tx.commit().await.map_err(db)?;
@@ -250,6 +262,43 @@ pub async fn verify(client: &mut Client, opts: &VerifyOptions) -> Result<Report,
     report.heads = chain.heads;
     report.seconds = started.elapsed().as_secs_f64();
     Ok(report)
+}
+
+/// The helpers' read-only transactions end (either way changes nothing), so the caller can
+/// use the connections again.
+async fn end_helpers(helpers: &[Client]) {
+    for h in helpers {
+        let _ = h.batch_execute("ROLLBACK").await;
+    }
+}
+
+/// One COPY stream into the checker, in chunks of rows; the first read error, if any.
+async fn pump(
+    mut stream: std::pin::Pin<Box<tokio_postgres::CopyOutStream>>,
+    chunks: std::sync::mpsc::SyncSender<Vec<RawRow>>,
+) -> Option<UseError> {
+    let mut parser = Parser::default();
+    let mut rows = Vec::with_capacity(CHUNK_ROWS);
+    let error = loop {
+        match stream.try_next().await {
+            Ok(Some(bytes)) => {
+                if let Err(e) = parser.feed(&bytes, &mut rows) {
+                    break Some(UseError::Other(e));
+                }
+                if rows.len() >= CHUNK_ROWS {
+                    let full = std::mem::replace(&mut rows, Vec::with_capacity(CHUNK_ROWS));
+                    // The checker only stops early if it panicked; the join reports that.
+                    if chunks.send(full).is_err() {
+                        break None;
+                    }
+                }
+            }
+            Ok(None) => break None,
+            Err(e) => break Some(UseError::Other(format!("reading the audit log failed: {e}"))),
+        }
+    };
+    let _ = chunks.send(rows);
+    error
 }
 
 #[derive(Default)]

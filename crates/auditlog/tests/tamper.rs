@@ -4,7 +4,7 @@ mod common;
 
 use tenantguard_auditlog::anchor;
 use tenantguard_auditlog::ops::{erase, seal_all};
-use tenantguard_auditlog::verify::{verify, FindingKind, Report, VerifyOptions};
+use tenantguard_auditlog::verify::{verify, verify_with, FindingKind, Report, VerifyOptions};
 
 async fn logged_env() -> common::Env {
     let env = common::setup();
@@ -16,9 +16,31 @@ async fn logged_env() -> common::Env {
     env
 }
 
+/// verify over one connection, and over three at once (verify_with, as the CLI does with
+/// --connections): every scenario must give the same report either way.
 async fn check(env: &common::Env, opts: &VerifyOptions) -> Report {
     let mut c = common::connect(&env.url).await;
-    verify(&mut c, opts).await.expect("verify runs")
+    let one = verify(&mut c, opts).await.expect("verify runs");
+    let mut helpers = vec![common::connect(&env.url).await, common::connect(&env.url).await];
+    let three = verify_with(&mut c, &mut helpers, opts).await.expect("verify runs over three connections");
+    // Tenants come in the order their rows arrive: compare as sorted sets.
+    let digest = |r: &Report| {
+        let sorted = |v: Vec<serde_json::Value>| {
+            let mut v: Vec<String> = v.iter().map(|x| x.to_string()).collect();
+            v.sort();
+            v
+        };
+        let f = sorted(r.findings.iter().map(|x| serde_json::to_value(x).unwrap()).collect());
+        let h = sorted(r.heads.iter().map(|x| serde_json::to_value(x).unwrap()).collect());
+        (r.tenants, r.events, r.erased, r.unsealed, f, h)
+    };
+    assert_eq!(digest(&one), digest(&three));
+    // The helpers' repeatable-read transactions ended: a new statement runs at the default level.
+    for h in &helpers {
+        let level: String = h.query_one("SHOW transaction_isolation", &[]).await.unwrap().get(0);
+        assert_eq!(level, "read committed", "a helper was left inside verify's transaction");
+    }
+    one
 }
 
 fn kinds(r: &Report, tenant: &str) -> Vec<(Option<i64>, FindingKind)> {
