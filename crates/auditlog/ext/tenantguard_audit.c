@@ -23,8 +23,9 @@
  *
  * What a trigger needs of its table and of the log (column positions, how each column
  * becomes jsonb, the log's and sequence's oids) is worked out once per backend and trigger and
- * kept until a relcache or namespace invalidation touches one of those relations: the per-row
- * catalog lookups were a third of the capture's cost (docs/audit-log.md, Speed).
+ * kept until a relcache or namespace invalidation touches one of those relations. to_jsonb(row)
+ * (a type lookup per column, numbers printed and parsed back, a key sort) was a third of the
+ * capture's cost, the other per-row lookups and opens about a fifth (docs/audit-log.md, Speed).
  *
  * The writer takes its transaction id before it draws the row id: the sealer's floor relies
  * on it (seal_floor in log.sql).
