@@ -413,8 +413,8 @@ async fn main() {
     // (The v0 log keeps its links in its rows, a layout the verifier no longer reads.)
     for schema in ["audit_cc", "audit_c", "audit_tc", "audit_t"] {
         // Two connections, as `audit-log verify` reads by default (--connections 2).
-        let mut helper = [connect(&url).await];
-        let r = verify_with(&mut c, &mut helper, &VerifyOptions { schema: schema.into(), ..VerifyOptions::default() }).await.unwrap();
+        let helper = [connect(&url).await];
+        let r = verify_with(&mut c, &helper, &VerifyOptions { schema: schema.into(), ..VerifyOptions::default() }).await.unwrap();
         assert!(r.ok(), "{schema}: {:?}", &r.findings[..r.findings.len().min(5)]);
         println!(
             "verify {schema}: {} events, {} tenants in {:.2}s = {:.0} events/s end to end",

@@ -203,7 +203,7 @@ async fn run_verify(a: VerifyArgs) -> Result<ExitCode, UseError> {
         helpers.push(connect(a.db.database_url.as_deref()).await?);
     }
     let opts = VerifyOptions { schema: a.db.schema.clone(), anchor: heads, seal_bound_secs: a.seal_bound_secs as f64 };
-    let mut report = verify_with(&mut client, &mut helpers, &opts).await?;
+    let mut report = verify_with(&mut client, &helpers, &opts).await?;
     if a.anchor.is_some() && trusted.is_none() {
         report.holes.push(crate::holes::Hole {
             code: "anchor_signer",

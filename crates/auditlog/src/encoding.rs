@@ -15,38 +15,56 @@ pub const PG_EPOCH_OFFSET_MICROS: i64 = 946_684_800_000_000;
 /// A field: 0x01, its bytes, 0x00; NULL is the single byte 0x00. Unambiguous because
 /// PostgreSQL text never contains a NUL byte (and the SQL twin references each field once).
 pub fn enc(out: &mut Vec<u8>, v: Option<&[u8]>) {
+    enc_to(&mut |b| out.extend_from_slice(b), v);
+}
+
+/// [`enc`] fed to any sink: a buffer, or a hasher that needs no copy of the field.
+fn enc_to(put: &mut impl FnMut(&[u8]), v: Option<&[u8]>) {
     match v {
-        None => out.push(0),
+        None => put(&[0]),
         Some(b) => {
-            out.push(1);
-            out.extend_from_slice(b);
-            out.push(0);
+            put(&[1]);
+            put(b);
+            put(&[0]);
         }
     }
 }
 
 /// `at` as fixed UTC text with microseconds, e.g. `2024-02-29T23:59:59.000001Z`.
 pub fn ts_text(unix_micros: i64) -> String {
-    let mut out = Vec::with_capacity(27);
-    write_ts_text(&mut out, unix_micros);
-    String::from_utf8(out).expect("ASCII")
+    match utc_text(unix_micros) {
+        UtcText::Fixed(b) => String::from_utf8(b.to_vec()).expect("ASCII"),
+        UtcText::Chrono(s) => s,
+    }
 }
 
-/// [`ts_text`] appended to `out`. Years 1 to 9999 are formatted here (civil date from the
-/// day count, Hinnant's algorithm): chrono's strftime was a tenth of verify's CPU per row.
-/// Other years keep chrono's text, as before.
-pub fn write_ts_text(out: &mut Vec<u8>, unix_micros: i64) {
+/// [`ts_text`]'s bytes: on the stack for years 1 to 9999, chrono's text for the others.
+enum UtcText {
+    Fixed([u8; 27]),
+    Chrono(String),
+}
+
+impl UtcText {
+    fn as_bytes(&self) -> &[u8] {
+        match self {
+            UtcText::Fixed(b) => b,
+            UtcText::Chrono(s) => s.as_bytes(),
+        }
+    }
+}
+
+/// Years 1 to 9999 are formatted here (civil date from the day count, Hinnant's algorithm):
+/// chrono's strftime was a tenth of verify's CPU per row. Other years keep chrono's text.
+fn utc_text(unix_micros: i64) -> UtcText {
     const DAY: i64 = 86_400_000_000;
     // 0001-01-01T00:00:00Z and 10000-01-01T00:00:00Z in Unix microseconds.
     const FIRST: i64 = -62_135_596_800_000_000;
     const END: i64 = 253_402_300_800_000_000;
     if !(FIRST..END).contains(&unix_micros) {
-        let text = match chrono::DateTime::from_timestamp_micros(unix_micros) {
+        return UtcText::Chrono(match chrono::DateTime::from_timestamp_micros(unix_micros) {
             Some(t) => t.format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string(),
             None => format!("out-of-range:{unix_micros}"),
-        };
-        out.extend_from_slice(text.as_bytes());
-        return;
+        });
     }
     let (days, in_day) = (unix_micros.div_euclid(DAY), unix_micros.rem_euclid(DAY));
     let z = days + 719_468;
@@ -59,6 +77,8 @@ pub fn write_ts_text(out: &mut Vec<u8>, unix_micros: i64) {
     let month = if mp < 10 { mp + 3 } else { mp - 9 };
     let year = yoe + era * 400 + i64::from(month <= 2);
     let secs = in_day / 1_000_000;
+    let mut out = [0u8; 27];
+    let mut at = 0;
     for (value, width, then) in [
         (year, 4, b'-'),
         (month, 2, b'-'),
@@ -69,10 +89,13 @@ pub fn write_ts_text(out: &mut Vec<u8>, unix_micros: i64) {
         (in_day % 1_000_000, 6, b'Z'),
     ] {
         for k in (0..width).rev() {
-            out.push(b'0' + (value / 10_i64.pow(k) % 10) as u8);
+            out[at] = b'0' + (value / 10_i64.pow(k) % 10) as u8;
+            at += 1;
         }
-        out.push(then);
+        out[at] = then;
+        at += 1;
     }
+    UtcText::Fixed(out)
 }
 
 pub fn payload_bytes(old_value: Option<&[u8]>, new_value: Option<&[u8]>) -> Vec<u8> {
@@ -89,16 +112,8 @@ pub fn payload_hash(old_value: Option<&[u8]>, new_value: Option<&[u8]>) -> Hash 
     // payload_bytes fed to the hasher piece by piece: no copy of the payload per row.
     let mut h = Sha256::new();
     h.update(PAYLOAD_TAG);
-    for v in [old_value, new_value] {
-        match v {
-            None => h.update([0]),
-            Some(b) => {
-                h.update([1]);
-                h.update(b);
-                h.update([0]);
-            }
-        }
-    }
+    enc_to(&mut |b| h.update(b), old_value);
+    enc_to(&mut |b| h.update(b), new_value);
     h.finalize().into()
 }
 
@@ -126,9 +141,7 @@ pub fn link_bytes_into(out: &mut Vec<u8>, prev: &[u8], l: &Link<'_>) {
     enc(out, Some(l.action));
     enc(out, Some(l.entity));
     enc(out, l.entity_id);
-    out.push(1);
-    write_ts_text(out, l.at_unix_micros);
-    out.push(0);
+    enc(out, Some(utc_text(l.at_unix_micros).as_bytes()));
     out.extend_from_slice(&l.txid.to_be_bytes());
     out.extend_from_slice(l.payload_hash);
 }

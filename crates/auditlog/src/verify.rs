@@ -118,7 +118,7 @@ const ROW_TENANT: usize = 14;
 const CHUNK_ROWS: usize = 8192;
 
 pub async fn verify(client: &mut Client, opts: &VerifyOptions) -> Result<Report, UseError> {
-    verify_with(client, &mut [], opts).await
+    verify_with(client, &[], opts).await
 }
 
 /// [`verify`], reading the links through `client` and each of `helpers` at once (more
@@ -126,24 +126,23 @@ pub async fn verify(client: &mut Client, opts: &VerifyOptions) -> Result<Report,
 /// copies the links whose id falls to it, in one snapshot exported by `client`'s transaction.
 /// The server's side of the copy (the join, jsonb as text, the binary send) is most of
 /// verify's time and runs on one core per connection.
-pub async fn verify_with(client: &mut Client, helpers: &mut [Client], opts: &VerifyOptions) -> Result<Report, UseError> {
+pub async fn verify_with(client: &mut Client, helpers: &[Client], opts: &VerifyOptions) -> Result<Report, UseError> {
     let started = Instant::now();
     crate::scaffold::check_ident(&opts.schema).map_err(|e| UseError::Other(e.to_string()))?;
     require_log(client, &opts.schema).await?;
     let s = &opts.schema;
-    let db = |e: tokio_postgres::Error| UseError::Other(format!("reading the audit log failed: {e}"));
     // One snapshot for rows, heads and checkpoints, so a running sealer is not a finding.
-    let tx = client.build_transaction().isolation_level(tokio_postgres::IsolationLevel::RepeatableRead).read_only(true).start().await.map_err(db)?;
+    let tx = client.build_transaction().isolation_level(tokio_postgres::IsolationLevel::RepeatableRead).read_only(true).start().await.map_err(read_failed)?;
 
     let mut ctx = Context::default();
-    for r in tx.query(&format!("SELECT tenant_id, seq, hash FROM {s}.head"), &[]).await.map_err(db)? {
+    for r in tx.query(&format!("SELECT tenant_id, seq, hash FROM {s}.head"), &[]).await.map_err(read_failed)? {
         ctx.heads.insert(r.get::<_, String>(0).into_bytes(), (r.get(1), r.get(2)));
     }
     let cp_sql = format!("SELECT DISTINCT ON (tenant_id) tenant_id, seq, hash FROM {s}.checkpoint ORDER BY tenant_id, seq DESC");
-    for r in tx.query(&cp_sql, &[]).await.map_err(db)? {
+    for r in tx.query(&cp_sql, &[]).await.map_err(read_failed)? {
         ctx.checkpoints.insert(r.get::<_, String>(0).into_bytes(), (r.get(1), r.get(2)));
     }
-    for r in tx.query(&format!("SELECT DISTINCT tenant_id FROM {s}.erasure"), &[]).await.map_err(db)? {
+    for r in tx.query(&format!("SELECT DISTINCT tenant_id FROM {s}.erasure"), &[]).await.map_err(read_failed)? {
         ctx.erasure_tenants.insert(r.get::<_, String>(0).into_bytes());
     }
     if let Some(anchor) = &opts.anchor {
@@ -158,7 +157,7 @@ pub async fn verify_with(client: &mut Client, helpers: &mut [Client], opts: &Ver
                 coalesce(extract(epoch FROM clock_timestamp() - min(l.at) FILTER (WHERE l.id > s.floor))::float8, 0) \
            FROM {s}.log l CROSS JOIN {s}.seal_state s GROUP BY l.tenant_id"
     );
-    for r in tx.query(&per_tenant_sql, &[]).await.map_err(db)? {
+    for r in tx.query(&per_tenant_sql, &[]).await.map_err(read_failed)? {
         let (tenant, below, n, age): (String, i64, i64, f64) = (r.get(0), r.get(1), r.get(2), r.get(3));
         report.unsealed += n as u64;
         if n > 0 && age > opts.seal_bound_secs {
@@ -185,16 +184,16 @@ pub async fn verify_with(client: &mut Client, helpers: &mut [Client], opts: &Ver
     };
     let opened = async {
         if n > 1 {
-            let snapshot: String = tx.query_one("SELECT pg_export_snapshot()", &[]).await.map_err(db)?.get(0);
+            let snapshot: String = tx.query_one("SELECT pg_export_snapshot()", &[]).await.map_err(read_failed)?.get(0);
             for h in helpers.iter() {
                 h.batch_execute(&format!("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; SET TRANSACTION SNAPSHOT '{snapshot}'"))
                     .await
-                    .map_err(db)?;
+                    .map_err(read_failed)?;
             }
         }
-        let mut streams = vec![Box::pin(tx.copy_out(copy(0).as_str()).await.map_err(db)?)];
+        let mut streams = vec![Box::pin(tx.copy_out(copy(0).as_str()).await.map_err(read_failed)?)];
         for (i, h) in helpers.iter().enumerate() {
-            streams.push(Box::pin(h.copy_out(copy(i + 1).as_str()).await.map_err(db)?));
+            streams.push(Box::pin(h.copy_out(copy(i + 1).as_str()).await.map_err(read_failed)?));
         }
         Ok::<_, UseError>(streams)
     }
@@ -253,7 +252,7 @@ pub async fn verify_with(client: &mut Client, helpers: &mut [Client], opts: &Ver
     if let Some(e) = read_errors.into_iter().next() {
         return Err(e);
     }
-    tx.commit().await.map_err(db)?;
+    tx.commit().await.map_err(read_failed)?;
 
     report.tenants = chain.tenants;
     report.events = chain.events;
@@ -262,6 +261,10 @@ pub async fn verify_with(client: &mut Client, helpers: &mut [Client], opts: &Ver
     report.heads = chain.heads;
     report.seconds = started.elapsed().as_secs_f64();
     Ok(report)
+}
+
+fn read_failed(e: tokio_postgres::Error) -> UseError {
+    UseError::Other(format!("reading the audit log failed: {e}"))
 }
 
 /// The helpers' read-only transactions end (either way changes nothing), so the caller can
@@ -294,7 +297,7 @@ async fn pump(
                 }
             }
             Ok(None) => break None,
-            Err(e) => break Some(UseError::Other(format!("reading the audit log failed: {e}"))),
+            Err(e) => break Some(read_failed(e)),
         }
     };
     let _ = chunks.send(rows);

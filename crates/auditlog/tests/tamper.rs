@@ -21,8 +21,8 @@ async fn logged_env() -> common::Env {
 async fn check(env: &common::Env, opts: &VerifyOptions) -> Report {
     let mut c = common::connect(&env.url).await;
     let one = verify(&mut c, opts).await.expect("verify runs");
-    let mut helpers = vec![common::connect(&env.url).await, common::connect(&env.url).await];
-    let three = verify_with(&mut c, &mut helpers, opts).await.expect("verify runs over three connections");
+    let helpers = vec![common::connect(&env.url).await, common::connect(&env.url).await];
+    let three = verify_with(&mut c, &helpers, opts).await.expect("verify runs over three connections");
     // Tenants come in the order their rows arrive: compare as sorted sets.
     let digest = |r: &Report| {
         let sorted = |v: Vec<serde_json::Value>| {
