@@ -53,8 +53,8 @@ pub struct VerifyArgs {
     /// Unsealed rows older than this are a finding.
     #[arg(long, default_value_t = 300)]
     pub seal_bound_secs: u64,
-    /// Connections that read the links at once, in one snapshot (each a server process and
-    /// most of verify's work; 1 on a server with one core to spare).
+    /// Connections that read the links and the log at once, in one snapshot (each a server
+    /// process and most of verify's work; 1 on a server with one core to spare).
     #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u16).range(1..=16))]
     pub connections: u16,
     #[arg(long, value_enum, default_value_t = Format::Text)]

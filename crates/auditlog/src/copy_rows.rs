@@ -5,15 +5,20 @@ use bytes::{Buf, Bytes, BytesMut};
 
 const SIGNATURE: &[u8] = b"PGCOPY\n\xff\r\n\0";
 
+/// Fields a row may have; the verifier's COPYs have at most 11, and a row with more keeps
+/// only the first ones (their offsets are inline: no allocation per row).
+const MAX_FIELDS: usize = 16;
+
 pub struct RawRow {
     buf: Bytes,
     /// (offset, length) per field; length -1 is NULL.
-    fields: Vec<(u32, i32)>,
+    fields: [(u32, i32); MAX_FIELDS],
+    count: usize,
 }
 
 impl RawRow {
     pub fn get(&self, i: usize) -> Option<&[u8]> {
-        let (off, len) = *self.fields.get(i)?;
+        let (off, len) = *self.fields[..self.count].get(i)?;
         (len >= 0).then(|| &self.buf[off as usize..off as usize + len as usize])
     }
 
@@ -93,13 +98,13 @@ impl Parser {
 }
 
 fn index_row(buf: Bytes) -> RawRow {
-    let count = i16::from_be_bytes([buf[0], buf[1]]).max(0) as usize;
-    let mut fields = Vec::with_capacity(count);
+    let count = (i16::from_be_bytes([buf[0], buf[1]]).max(0) as usize).min(MAX_FIELDS);
+    let mut fields = [(0, -1); MAX_FIELDS];
     let mut at = 2usize;
-    for _ in 0..count {
+    for f in fields.iter_mut().take(count) {
         let len = i32::from_be_bytes([buf[at], buf[at + 1], buf[at + 2], buf[at + 3]]);
-        fields.push(((at + 4) as u32, len));
+        *f = ((at + 4) as u32, len);
         at += 4 + len.max(0) as usize;
     }
-    RawRow { buf, fields }
+    RawRow { buf, fields, count }
 }

@@ -9,6 +9,7 @@ pub mod scaffold;
 pub mod encoding;
 pub mod db;
 mod copy_rows;
+mod links;
 pub mod holes;
 pub mod verify;
 pub mod anchor;

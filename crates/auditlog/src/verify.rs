@@ -14,6 +14,7 @@ use crate::copy_rows::{Parser, RawRow};
 use crate::db::{require_log, UseError};
 use crate::encoding::{link_bytes_into, payload_hash, Link, PG_EPOCH_OFFSET_MICROS, ZERO_HASH};
 use crate::holes::{find_holes, Hole};
+use crate::links::{self, Field, LinkIndex};
 
 /// Heads (seq, hash) the caller trusts, from a signed anchor file.
 pub type TrustedHeads = BTreeMap<String, (i64, Vec<u8>)>;
@@ -97,9 +98,9 @@ impl Report {
     }
 }
 
-// Column order of the COPY below: each link with its log row.
-const TENANT: usize = 0;
-const SEQ: usize = 1;
+// Column order of the log COPY below.
+const ID: usize = 0;
+const TENANT: usize = 1;
 const ACTOR: usize = 2;
 const ACTION: usize = 3;
 const ENTITY: usize = 4;
@@ -108,12 +109,7 @@ const OLD: usize = 6;
 const NEW: usize = 7;
 const AT: usize = 8;
 const TXID: usize = 9;
-const PAYLOAD_HASH: usize = 10;
-const PREV_HASH: usize = 11;
-const HASH: usize = 12;
-const ERASED: usize = 13;
-/// The log row's own tenant; NULL when the link's row is gone.
-const ROW_TENANT: usize = 14;
+const ERASED: usize = 10;
 
 const CHUNK_ROWS: usize = 8192;
 
@@ -121,17 +117,17 @@ pub async fn verify(client: &mut Client, opts: &VerifyOptions) -> Result<Report,
     verify_with(client, &[], opts).await
 }
 
-/// [`verify`], reading the links through `client` and each of `helpers` at once (more
+/// [`verify`], reading the log through `client` and each of `helpers` at once (more
 /// connections to the same database, each a server backend of its own): every connection
-/// copies the links whose id falls to it, in one snapshot exported by `client`'s transaction.
-/// The server's side of the copy (the join, jsonb as text, the binary send) is most of
-/// verify's time and runs on one core per connection.
+/// copies the log rows whose id falls to it, in one snapshot exported by `client`'s
+/// transaction. The server's side of that copy (jsonb as text, the binary send) is most of
+/// verify's database time and runs on one core per connection.
 pub async fn verify_with(client: &mut Client, helpers: &[Client], opts: &VerifyOptions) -> Result<Report, UseError> {
     let started = Instant::now();
     crate::scaffold::check_ident(&opts.schema).map_err(|e| UseError::Other(e.to_string()))?;
     require_log(client, &opts.schema).await?;
     let s = &opts.schema;
-    // One snapshot for rows, heads and checkpoints, so a running sealer is not a finding.
+    // One snapshot for rows, links, heads and checkpoints, so a running sealer is not a finding.
     let tx = client.build_transaction().isolation_level(tokio_postgres::IsolationLevel::RepeatableRead).read_only(true).start().await.map_err(read_failed)?;
 
     let mut ctx = Context::default();
@@ -148,41 +144,20 @@ pub async fn verify_with(client: &mut Client, helpers: &[Client], opts: &VerifyO
     if let Some(anchor) = &opts.anchor {
         ctx.anchor = anchor.iter().map(|(t, h)| (t.clone().into_bytes(), h.clone())).collect();
     }
-
-    let mut report = Report { anchor_checked: opts.anchor.is_some(), ..Report::default() };
     // Rows above the sealer's floor are not linked yet (overdue past the bound); rows at or
-    // below it must each have a link: the walk counts those it met, per tenant.
-    let per_tenant_sql = format!(
-        "SELECT l.tenant_id, count(*) FILTER (WHERE l.id <= s.floor), count(*) FILTER (WHERE l.id > s.floor), \
-                coalesce(extract(epoch FROM clock_timestamp() - min(l.at) FILTER (WHERE l.id > s.floor))::float8, 0) \
-           FROM {s}.log l CROSS JOIN {s}.seal_state s GROUP BY l.tenant_id"
+    // below it must each have met a link. `now` in PostgreSQL's microseconds since 2000.
+    let floor_sql = format!(
+        "SELECT s.floor, (extract(epoch FROM clock_timestamp()) * 1000000)::int8 - {PG_EPOCH_OFFSET_MICROS} FROM {s}.seal_state s"
     );
-    for r in tx.query(&per_tenant_sql, &[]).await.map_err(read_failed)? {
-        let (tenant, below, n, age): (String, i64, i64, f64) = (r.get(0), r.get(1), r.get(2), r.get(3));
-        report.unsealed += n as u64;
-        if n > 0 && age > opts.seal_bound_secs {
-            report.findings.push(Finding {
-                tenant: tenant.clone(),
-                seq: None,
-                kind: FindingKind::UnsealedOverdue,
-                detail: format!("{n} rows unsealed, oldest {age:.0}s old (bound {:.0}s): is the sealer running?", opts.seal_bound_secs),
-            });
-        }
-        ctx.rows_below_floor.insert(tenant.into_bytes(), below as u64);
-    }
-    report.holes = find_holes(&tx, s, opts.anchor.is_some(), report.unsealed).await?;
-
-    // Connection i of n copies the links with id % n = i, all in this transaction's snapshot.
-    let n = helpers.len() + 1;
-    let copy = |i: usize| {
-        let part = if n > 1 { format!(" WHERE k.id % {n} = {i}") } else { String::new() };
-        format!(
-            "COPY (SELECT k.tenant_id, k.seq, l.actor, l.action, l.entity, l.entity_id, l.old_value::text, l.new_value::text, \
-             l.at, l.txid, k.payload_hash, k.prev_hash, k.hash, l.erased_at IS NOT NULL, l.tenant_id \
-             FROM {s}.link k LEFT JOIN {s}.log l ON l.id = k.id{part}) TO STDOUT (FORMAT binary)"
-        )
+    let (floor, now): (i64, i64) = match tx.query_opt(&floor_sql, &[]).await.map_err(read_failed)? {
+        Some(r) => (r.get(0), r.get(1)),
+        None => (0, 0),
     };
-    let opened = async {
+
+    // The helpers take this snapshot before anything is read, so they can start their part
+    // of the log while the links load.
+    let n = helpers.len() + 1;
+    let joined = async {
         if n > 1 {
             let snapshot: String = tx.query_one("SELECT pg_export_snapshot()", &[]).await.map_err(read_failed)?.get(0);
             for h in helpers.iter() {
@@ -191,67 +166,18 @@ pub async fn verify_with(client: &mut Client, helpers: &[Client], opts: &VerifyO
                     .map_err(read_failed)?;
             }
         }
-        let mut streams = vec![Box::pin(tx.copy_out(copy(0).as_str()).await.map_err(read_failed)?)];
-        for (i, h) in helpers.iter().enumerate() {
-            streams.push(Box::pin(h.copy_out(copy(i + 1).as_str()).await.map_err(read_failed)?));
-        }
-        Ok::<_, UseError>(streams)
+        Ok::<_, UseError>(())
     }
     .await;
-    let streams = match opened {
-        Ok(streams) => streams,
-        Err(e) => {
-            end_helpers(helpers).await;
-            return Err(e);
-        }
-    };
-
-    // A server-side sort of every link by (tenant_id, seq) is slower than this: each row's
-    // own hashes are checked in parallel as it arrives, what the chain walk needs of it is
-    // kept (about 130 bytes), and those are ordered by (tenant, seq) here before the walk.
-    let (chunks, rx) = std::sync::mpsc::sync_channel::<Vec<RawRow>>(4);
-    let checker = std::thread::spawn(move || {
-        let mut tenants = Tenants::default();
-        let mut linked: Vec<Linked> = Vec::new();
-        // Rows met per row tenant, indexed by interned tenant id (no allocation per row).
-        let mut rows_met: Vec<u64> = Vec::new();
-        for chunk in rx {
-            let checks: Vec<Checked> =
-                chunk.par_iter().map_init(|| Vec::with_capacity(512), |buf, row| check_row(row, buf)).collect();
-            for (row, checked) in chunk.iter().zip(checks) {
-                if let Some(t) = row.get(ROW_TENANT) {
-                    let t = tenants.id(t) as usize;
-                    if rows_met.len() <= t {
-                        rows_met.resize(t + 1, 0);
-                    }
-                    rows_met[t] += 1;
-                }
-                linked.push(Linked {
-                    tenant: tenants.id(row.get(TENANT).unwrap_or_default()),
-                    seq: row.i64(SEQ).unwrap_or(0),
-                    prev: row.get(PREV_HASH).unwrap_or_default().to_vec(),
-                    hash: row.get(HASH).unwrap_or_default().to_vec(),
-                    payload_absent: row.get(OLD).is_none() && row.get(NEW).is_none(),
-                    checked,
-                });
-            }
-        }
-        linked.par_sort_unstable_by_key(|l| (l.tenant, l.seq));
-        let mut chain = Chains::new(ctx);
-        for l in linked {
-            chain.step(&tenants.names[l.tenant as usize], l);
-        }
-        chain.unlinked(&tenants, &rows_met);
-        chain.finish()
-    });
-    let pumps = streams.into_iter().map(|stream| pump(stream, chunks.clone()));
-    let read_errors: Vec<UseError> = futures_util::future::join_all(pumps).await.into_iter().flatten().collect();
-    drop(chunks);
-    let chain = checker.join().map_err(|_| UseError::Other("the verifier thread failed".into()))?;
-    end_helpers(helpers).await;
-    if let Some(e) = read_errors.into_iter().next() {
+    if let Err(e) = joined {
+        end_helpers(helpers).await;
         return Err(e);
     }
+    let result = read_and_check(&tx, helpers, s, floor, now, ctx, opts.seal_bound_secs).await;
+    end_helpers(helpers).await;
+    let (chain, unsealed, overdue) = result?;
+    let mut report = Report { anchor_checked: opts.anchor.is_some(), unsealed, findings: overdue, ..Report::default() };
+    report.holes = find_holes(&tx, s, opts.anchor.is_some(), report.unsealed).await?;
     tx.commit().await.map_err(read_failed)?;
 
     report.tenants = chain.tenants;
@@ -261,6 +187,179 @@ pub async fn verify_with(client: &mut Client, helpers: &[Client], opts: &VerifyO
     report.heads = chain.heads;
     report.seconds = started.elapsed().as_secs_f64();
     Ok(report)
+}
+
+/// Reads the links, then the log (split over the connections), and walks the chains:
+/// the chains, the unsealed row count and the overdue findings.
+async fn read_and_check(
+    tx: &tokio_postgres::Transaction<'_>,
+    helpers: &[Client],
+    s: &str,
+    floor: i64,
+    now: i64,
+    ctx: Context,
+    seal_bound_secs: f64,
+) -> Result<(Chains, u64, Vec<Finding>), UseError> {
+    let n = helpers.len() + 1;
+    let log_copy = |i: usize| {
+        // abs(): a forged row may carry a negative id, whose remainder is negative.
+        let part = if n > 1 { format!(" WHERE abs(l.id % {n}) = {i}") } else { String::new() };
+        format!(
+            "COPY (SELECT l.id, l.tenant_id, l.actor, l.action, l.entity, l.entity_id, l.old_value::text, l.new_value::text, \
+             l.at, l.txid, l.erased_at IS NOT NULL FROM {s}.log l{part}) TO STDOUT (FORMAT binary)"
+        )
+    };
+    let link_copy = |i: usize| {
+        let part = if n > 1 { format!(" WHERE abs(k.id % {n}) = {i}") } else { String::new() };
+        format!("COPY (SELECT k.tenant_id, k.seq, k.id, k.payload_hash, k.prev_hash, k.hash FROM {s}.link k{part}) TO STDOUT (FORMAT binary)")
+    };
+    // Every connection copies its part of the links, then its part of the log: the links
+    // load on all of them at once, and each log part starts as soon as its links are read
+    // (its rows wait in the bounded channel until the link index is complete).
+    let conns: Vec<&Client> = std::iter::once(tx.client()).chain(helpers.iter()).collect();
+    let (link_tx, mut link_rx) = tokio::sync::mpsc::channel::<Vec<RawRow>>(4);
+    let mut link_pumps = Vec::with_capacity(n);
+    for (i, c) in conns.iter().enumerate() {
+        let stream = Box::pin(c.copy_out(link_copy(i).as_str()).await.map_err(read_failed)?);
+        link_pumps.push(tokio::spawn(pump(stream, link_tx.clone())));
+    }
+    drop(link_tx);
+    let index = async {
+        let mut tenants = Tenants::default();
+        let mut links = LinkIndex::default();
+        while let Some(chunk) = link_rx.recv().await {
+            for r in &chunk {
+                let t = tenants.id(r.get(links::L_TENANT).unwrap_or_default());
+                links.push(t, r);
+            }
+        }
+        links.seal();
+        (tenants, links)
+    };
+    let open_logs = async {
+        let mut streams = Vec::with_capacity(n);
+        for (i, c) in conns.iter().enumerate() {
+            streams.push(Box::pin(c.copy_out(log_copy(i).as_str()).await.map_err(read_failed)?));
+        }
+        Ok::<_, UseError>(streams)
+    };
+    let ((tenants, links), streams) = tokio::join!(index, open_logs);
+    if let Some(e) = joined_errors(link_pumps).await.into_iter().next() {
+        return Err(e);
+    }
+    let streams = streams?;
+
+    let (chunks, rx) = tokio::sync::mpsc::channel::<Vec<RawRow>>(4);
+    let checker = std::thread::spawn(move || check_all(rx, links, tenants, ctx, floor, now, seal_bound_secs));
+    // Each pump is a task of its own, so it runs where its connection's task wakes it (the
+    // same worker thread) instead of crossing threads for every batch of messages: the
+    // futex wake-ups that cost more client CPU than the hashing.
+    let pumps: Vec<_> = streams.into_iter().map(|stream| tokio::spawn(pump(stream, chunks.clone()))).collect();
+    drop(chunks);
+    let read_errors = joined_errors(pumps).await;
+    let checked = checker.join().map_err(|_| UseError::Other("the verifier thread failed".into()))?;
+    if let Some(e) = read_errors.into_iter().next() {
+        return Err(e);
+    }
+    Ok(checked)
+}
+
+/// The checker thread: each log row is hashed against its links in parallel as it arrives;
+/// then the links, with what their rows gave, are walked per tenant in seq order.
+fn check_all(
+    mut rx: tokio::sync::mpsc::Receiver<Vec<RawRow>>,
+    links: LinkIndex,
+    mut tenants: Tenants,
+    ctx: Context,
+    floor: i64,
+    now: i64,
+    seal_bound_secs: f64,
+) -> (Chains, u64, Vec<Finding>) {
+    // Per interned row tenant: (row, link) pairs met, rows at or below the floor, rows
+    // above it and the oldest of those.
+    let mut per_tenant: Vec<RowCounts> = Vec::new();
+    let mut met = vec![false; links.len()];
+    let mut linked: Vec<Linked> = Vec::with_capacity(links.len());
+    while let Some(chunk) = rx.blocking_recv() {
+        let checks: Vec<(usize, RowChecks)> = chunk
+            .par_iter()
+            .enumerate()
+            .map_init(|| Vec::with_capacity(512), |buf, (i, row)| (i, check_row(row, &links, buf)))
+            .collect();
+        for (i, pairs) in checks {
+            let row = &chunk[i];
+            let t = tenants.id(row.get(TENANT).unwrap_or_default()) as usize;
+            if per_tenant.len() <= t {
+                per_tenant.resize(t + 1, RowCounts::default());
+            }
+            let c = &mut per_tenant[t];
+            let id = row.i64(ID).unwrap_or(0);
+            if id <= floor {
+                // At or below the floor every row must be in a chain.
+                c.unlinked += u64::from(pairs.len() == 0);
+            } else {
+                c.unsealed += 1;
+                let at = row.i64(AT).unwrap_or(i64::MAX);
+                c.oldest_unsealed = Some(c.oldest_unsealed.map_or(at, |o: i64| o.min(at)));
+            }
+            let payload_absent = row.get(OLD).is_none() && row.get(NEW).is_none();
+            for (l, checked) in pairs {
+                met[l as usize] = true;
+                let r = &links.recs[l as usize];
+                linked.push(Linked { tenant: r.tenant, seq: r.seq, link: l, payload_absent, checked });
+            }
+        }
+    }
+    // Links whose row is gone.
+    for (l, _) in met.iter().enumerate().filter(|(_, m)| !**m) {
+        let checked = Checked { link_ok: true, payload_ok: Some(true), row_missing: true };
+        let r = &links.recs[l];
+        linked.push(Linked { tenant: r.tenant, seq: r.seq, link: l as u32, payload_absent: true, checked });
+    }
+    // The sort key is kept inline: looking it up through the link index cost a tenth of verify's CPU.
+    linked.par_sort_unstable_by_key(|l| (l.tenant, l.seq));
+
+    let mut unsealed = 0;
+    let mut overdue = Vec::new();
+    let mut unlinked = Vec::new();
+    for (t, c) in per_tenant.iter().enumerate() {
+        let name = &tenants.names[t];
+        unsealed += c.unsealed;
+        if c.unlinked > 0 {
+            unlinked.push((name.clone(), c.unlinked));
+        }
+        let age = c.oldest_unsealed.map_or(0.0, |at| (now.saturating_sub(at)) as f64 / 1e6);
+        if c.unsealed > 0 && age > seal_bound_secs {
+            overdue.push(Finding {
+                tenant: String::from_utf8_lossy(name).into_owned(),
+                seq: None,
+                kind: FindingKind::UnsealedOverdue,
+                detail: format!("{} rows unsealed, oldest {age:.0}s old (bound {seal_bound_secs:.0}s): is the sealer running?", c.unsealed),
+            });
+        }
+    }
+    overdue.sort_by(|a, b| a.tenant.cmp(&b.tenant));
+    let mut chain = Chains::new(ctx);
+    for l in linked {
+        let step = Step {
+            seq: l.seq,
+            prev: links.field(l.link, Field::Prev),
+            hash: links.field(l.link, Field::Hash),
+            payload_absent: l.payload_absent,
+            checked: l.checked,
+        };
+        chain.step(&tenants.names[l.tenant as usize], step);
+    }
+    chain.unlinked(unlinked);
+    (chain.finish(), unsealed, overdue)
+}
+
+#[derive(Clone, Copy, Default)]
+struct RowCounts {
+    /// Rows at or below the floor that no link names.
+    unlinked: u64,
+    unsealed: u64,
+    oldest_unsealed: Option<i64>,
 }
 
 fn read_failed(e: tokio_postgres::Error) -> UseError {
@@ -275,10 +374,23 @@ async fn end_helpers(helpers: &[Client]) {
     }
 }
 
+/// The read errors of finished pump tasks.
+async fn joined_errors(pumps: Vec<tokio::task::JoinHandle<Option<UseError>>>) -> Vec<UseError> {
+    let mut errors = Vec::new();
+    for p in pumps {
+        match p.await {
+            Ok(Some(e)) => errors.push(e),
+            Ok(None) => {}
+            Err(_) => errors.push(UseError::Other("reading the audit log failed: a reader task panicked".into())),
+        }
+    }
+    errors
+}
+
 /// One COPY stream into the checker, in chunks of rows; the first read error, if any.
 async fn pump(
     mut stream: std::pin::Pin<Box<tokio_postgres::CopyOutStream>>,
-    chunks: std::sync::mpsc::SyncSender<Vec<RawRow>>,
+    chunks: tokio::sync::mpsc::Sender<Vec<RawRow>>,
 ) -> Option<UseError> {
     let mut parser = Parser::default();
     let mut rows = Vec::with_capacity(CHUNK_ROWS);
@@ -291,7 +403,7 @@ async fn pump(
                 if rows.len() >= CHUNK_ROWS {
                     let full = std::mem::replace(&mut rows, Vec::with_capacity(CHUNK_ROWS));
                     // The checker only stops early if it panicked; the join reports that.
-                    if chunks.send(full).is_err() {
+                    if chunks.send(full).await.is_err() {
                         break None;
                     }
                 }
@@ -300,7 +412,7 @@ async fn pump(
             Err(e) => break Some(read_failed(e)),
         }
     };
-    let _ = chunks.send(rows);
+    let _ = chunks.send(rows).await;
     error
 }
 
@@ -310,8 +422,6 @@ struct Context {
     checkpoints: HashMap<Vec<u8>, (i64, Vec<u8>)>,
     erasure_tenants: HashSet<Vec<u8>>,
     anchor: HashMap<Vec<u8>, (i64, Vec<u8>)>,
-    /// Log rows at or below the sealer's floor, per tenant: each must have met a link.
-    rows_below_floor: HashMap<Vec<u8>, u64>,
 }
 
 #[derive(Clone, Copy)]
@@ -323,40 +433,81 @@ struct Checked {
     row_missing: bool,
 }
 
-/// The per-row work, done in parallel: each link only needs its own stored prev_hash.
-fn check_row(r: &RawRow, buf: &mut Vec<u8>) -> Checked {
-    // Hashed with the row's own tenant: a row moved to another tenant no longer matches.
-    let Some(row_tenant) = r.get(ROW_TENANT) else {
-        // Nothing to hash: the walk reports the missing row (payload_ok Some(true): no payload finding).
-        return Checked { link_ok: true, payload_ok: Some(true), row_missing: true };
-    };
-    let stored_payload_hash = r.get(PAYLOAD_HASH).unwrap_or_default();
-    let (old, new) = (r.get(OLD), r.get(NEW));
-    let erased = r.bool(ERASED).unwrap_or(false) && old.is_none() && new.is_none();
-    let payload_ok = (!erased).then(|| payload_hash(old, new).as_slice() == stored_payload_hash);
-    let link = Link {
-        tenant_id: row_tenant,
-        seq: r.i64(SEQ).unwrap_or(0),
-        actor: r.get(ACTOR),
-        action: r.get(ACTION).unwrap_or_default(),
-        entity: r.get(ENTITY).unwrap_or_default(),
-        entity_id: r.get(ENTITY_ID),
-        at_unix_micros: r.i64(AT).unwrap_or(0).saturating_add(PG_EPOCH_OFFSET_MICROS),
-        txid: r.i64(TXID).unwrap_or(0),
-        payload_hash: stored_payload_hash,
-    };
-    link_bytes_into(buf, r.get(PREV_HASH).unwrap_or_default(), &link);
-    let link_ok = Sha256::digest(&buf[..]).as_slice() == r.get(HASH).unwrap_or_default();
-    Checked { link_ok, payload_ok, row_missing: false }
+/// What a log row gave each link naming its id: one link, as a rule (no allocation);
+/// more only if links were forged.
+#[derive(Default)]
+struct RowChecks {
+    first: Option<(u32, Checked)>,
+    more: Vec<(u32, Checked)>,
 }
 
-/// What the chain walk needs of a row once its own hashes were checked.
+impl RowChecks {
+    fn len(&self) -> usize {
+        usize::from(self.first.is_some()) + self.more.len()
+    }
+
+}
+
+impl IntoIterator for RowChecks {
+    type Item = (u32, Checked);
+    type IntoIter = std::iter::Chain<std::option::IntoIter<(u32, Checked)>, std::vec::IntoIter<(u32, Checked)>>;
+
+    fn into_iter(self) -> Self::IntoIter {
+        self.first.into_iter().chain(self.more)
+    }
+}
+
+/// The per-row work, done in parallel: the row against each link naming its id (one,
+/// unless links were forged), each link needing only its own stored prev_hash.
+fn check_row(r: &RawRow, links: &LinkIndex, buf: &mut Vec<u8>) -> RowChecks {
+    let id = r.i64(ID).unwrap_or(0);
+    let mut out = RowChecks::default();
+    let mut computed_payload = None;
+    for l in links.of(id) {
+        // Hashed with the row's own tenant: a row moved to another tenant no longer matches.
+        let row_tenant = r.get(TENANT).unwrap_or_default();
+        let stored_payload_hash = links.field(l, Field::PayloadHash);
+        let (old, new) = (r.get(OLD), r.get(NEW));
+        let erased = r.bool(ERASED).unwrap_or(false) && old.is_none() && new.is_none();
+        let payload_ok = (!erased).then(|| *computed_payload.get_or_insert_with(|| payload_hash(old, new)) == stored_payload_hash);
+        let link = Link {
+            tenant_id: row_tenant,
+            seq: links.recs[l as usize].seq,
+            actor: r.get(ACTOR),
+            action: r.get(ACTION).unwrap_or_default(),
+            entity: r.get(ENTITY).unwrap_or_default(),
+            entity_id: r.get(ENTITY_ID),
+            at_unix_micros: r.i64(AT).unwrap_or(0).saturating_add(PG_EPOCH_OFFSET_MICROS),
+            txid: r.i64(TXID).unwrap_or(0),
+            payload_hash: stored_payload_hash,
+        };
+        link_bytes_into(buf, links.field(l, Field::Prev), &link);
+        let link_ok = Sha256::digest(&buf[..]).as_slice() == links.field(l, Field::Hash);
+        let checked = (l, Checked { link_ok, payload_ok, row_missing: false });
+        if out.first.is_none() {
+            out.first = Some(checked);
+        } else {
+            out.more.push(checked);
+        }
+    }
+    out
+}
+
+/// A link with what its row gave, until the walk.
 struct Linked {
     tenant: u32,
     seq: i64,
-    prev: Vec<u8>,
-    hash: Vec<u8>,
+    link: u32,
     /// Both old_value and new_value are NULL.
+    payload_absent: bool,
+    checked: Checked,
+}
+
+/// One link as the chain walk sees it.
+struct Step<'a> {
+    seq: i64,
+    prev: &'a [u8],
+    hash: &'a [u8],
     payload_absent: bool,
     checked: Checked,
 }
@@ -434,13 +585,13 @@ impl Chains {
         self.seen.insert(tenant.to_vec());
     }
 
-    fn step(&mut self, tenant: &[u8], l: Linked) {
+    fn step(&mut self, tenant: &[u8], l: Step<'_>) {
         if self.current.as_deref() != Some(tenant) {
             self.end_tenant();
             self.start(tenant);
         }
         self.events += 1;
-        let (seq, prev, c, hash) = (l.seq, l.prev.as_slice(), l.checked, l.hash);
+        let (seq, prev, c, hash) = (l.seq, l.prev, l.checked, l.hash);
         if c.row_missing {
             self.row_gone(tenant, seq);
         } else {
@@ -469,14 +620,15 @@ impl Chains {
             None => self.find(tenant, Some(seq), FindingKind::PayloadRemoved, "marked erased but no erasure is recorded for this tenant".into()),
         }
         if let Some((aseq, ahash)) = self.ctx.anchor.get(tenant) {
-            if *aseq == seq && *ahash != hash {
+            if *aseq == seq && ahash.as_slice() != hash {
                 let detail = "the anchored hash differs: the chain was rewritten and recomputed".into();
                 self.find(tenant, Some(seq), FindingKind::AnchorMismatch, detail);
             }
         }
         self.next_seq = seq.max(self.next_seq - 1) + 1;
         self.last_seq = Some(seq);
-        self.prev_hash = hash;
+        self.prev_hash.clear();
+        self.prev_hash.extend_from_slice(hash);
     }
 
     /// A link whose log row is gone: one finding for each run of consecutive seqs.
@@ -495,14 +647,7 @@ impl Chains {
     }
 
     /// Rows at or below the floor that met no link.
-    fn unlinked(&mut self, tenants: &Tenants, rows_met: &[u64]) {
-        let met = |t: &[u8]| tenants.ids.get(t).and_then(|i| rows_met.get(*i as usize)).copied().unwrap_or(0);
-        let mut extra: Vec<(Vec<u8>, u64)> = self
-            .ctx
-            .rows_below_floor
-            .iter()
-            .filter_map(|(t, n)| n.checked_sub(met(t)).filter(|d| *d > 0).map(|d| (t.clone(), d)))
-            .collect();
+    fn unlinked(&mut self, mut extra: Vec<(Vec<u8>, u64)>) {
         extra.sort();
         for (tenant, n) in extra {
             let detail = format!("{n} rows below the sealer's floor are in no chain: inserted after sealing");

@@ -83,6 +83,25 @@ async fn each_tampering_is_found_at_its_row() {
     assert!(t3.contains(&(Some(3), FindingKind::RowEdited)) && t3.contains(&(Some(4), FindingKind::RowEdited)), "{t3:?}");
 }
 
+/// verify joins links to rows itself: a link naming another link's row, and a stored hash
+/// that is not 32 bytes long, are each found where they are.
+#[tokio::test]
+async fn forged_links_and_malformed_hashes_are_found() {
+    let env = logged_env().await;
+    common::tamper(
+        &env,
+        "UPDATE audit.link k SET id = o.id FROM audit.link o
+          WHERE k.tenant_id = 't1' AND o.tenant_id = 't1' AND k.seq = 6 AND o.seq = 5;
+         UPDATE audit.link SET hash = '\\x010203' WHERE tenant_id = 't2' AND seq = 4",
+    );
+    let r = check(&env, &VerifyOptions::default()).await;
+    let t1 = kinds(&r, "t1");
+    assert!(t1.contains(&(Some(6), FindingKind::RowEdited)), "{t1:?}");
+    assert!(t1.contains(&(None, FindingKind::Unlinked)), "seq 6's own row is in no chain now: {t1:?}");
+    assert_eq!(kinds(&r, "t2"), vec![(Some(4), FindingKind::RowEdited), (Some(5), FindingKind::LinkBroken)]);
+    assert!(kinds(&r, "t3").is_empty());
+}
+
 #[tokio::test]
 async fn a_truncated_tail_and_an_inserted_row_are_found() {
     let env = logged_env().await;
