@@ -283,9 +283,9 @@ fn setup(cluster: &Cluster) {
             let (now, before) = (fill(LOG_SQL_NOW), fill(LOG_SQL_V0));
             assert!(sql.contains(&now));
             sql = sql.replace(&now, &before);
-            // v0 had no link table: its DDL guard must not expect guards on one.
+            // v0 had no link_run table: its DDL guard must not expect guards on one.
             for tg in ["audit_guard_update", "audit_guard_delete", "audit_guard_truncate"] {
-                let pair = format!(", ('{schema}.link', '{tg}')");
+                let pair = format!(", ('{schema}.link_run', '{tg}')");
                 assert!(sql.contains(&pair));
                 sql = sql.replace(&pair, "");
             }

@@ -40,7 +40,7 @@ pub async fn find_holes(tx: &Transaction<'_>, schema: &str, anchored: bool, unse
                FROM pg_trigger t
               WHERE t.tgname LIKE 'audit\\_%' AND t.tgenabled <> 'A'
                 AND (t.tgrelid = to_regclass(format('%I.log', $1::text)) OR t.tgrelid = to_regclass(format('%I.head', $1::text))
-                     OR t.tgrelid = to_regclass(format('%I.link', $1::text)) OR t.tgname = 'audit_capture')",
+                     OR t.tgrelid = to_regclass(format('%I.link_run', $1::text)) OR t.tgname = 'audit_capture')",
             &[&schema],
         )
         .await

@@ -64,8 +64,9 @@ async fn seal_in_transaction(client: &Client, schema: &str, max_rows: i32) -> Re
         return Ok(Round { sealed: 0, more: false });
     };
     let n = rows.len();
-    let (mut tenants, mut ids, mut seqs) = (Vec::with_capacity(n), Vec::with_capacity(n), Vec::with_capacity(n));
-    let (mut payload_hashes, mut prev_hashes, mut hashes) = (Vec::with_capacity(n), Vec::with_capacity(n), Vec::with_capacity(n));
+    // Per run: tenant, first seq, the hash before it, link count; per link: id and hashes.
+    let (mut tenants, mut first_seqs, mut prev_hashes, mut counts) = (vec![], vec![], vec![], vec![]);
+    let (mut ids, mut payload_hashes, mut hashes) = (Vec::with_capacity(n), Vec::with_capacity(n), Vec::with_capacity(n));
     let mut buf = Vec::with_capacity(512);
     // Rows come in no order, each carrying its tenant's chain tip: chain them per tenant in id
     // order (sorting these keys here is cheaper than sorting the wide rows in the claim).
@@ -80,8 +81,19 @@ async fn seal_in_transaction(client: &Client, schema: &str, max_rows: i32) -> Re
             seq = r.get(1);
             let head: &[u8] = r.get(2);
             prev = head.try_into().map_err(|_| SealError::BadHead(tenant.to_string()))?;
+            counts.push(0);
+        } else if counts.last() == Some(&RUN_MAX) {
+            counts.push(0);
         }
         seq += 1;
+        if counts.last() == Some(&0) {
+            tenants.push(tenant);
+            first_seqs.push(seq);
+            prev_hashes.push(prev.to_vec());
+        }
+        if let Some(c) = counts.last_mut() {
+            *c += 1;
+        }
         let at: SystemTime = r.get(4);
         let old: Option<&str> = r.get(9);
         let new: Option<&str> = r.get(10);
@@ -99,18 +111,21 @@ async fn seal_in_transaction(client: &Client, schema: &str, max_rows: i32) -> Re
         };
         link_bytes_into(&mut buf, &prev, &link);
         let hash: Hash = Sha256::digest(&buf).into();
-        tenants.push(tenant);
         ids.push(id);
-        seqs.push(seq);
         payload_hashes.push(payload.to_vec());
-        prev_hashes.push(prev.to_vec());
         hashes.push(hash.to_vec());
         prev = hash;
     }
-    let store = format!("SELECT {schema}.seal_store($1, $2, $3, $4, $5, $6)");
-    let row = client.query_one(store.as_str(), &[&tenants, &ids, &seqs, &payload_hashes, &prev_hashes, &hashes]).await?;
+    let store = format!("SELECT {schema}.seal_store($1, $2, $3, $4, $5, $6, $7)");
+    let row = client
+        .query_one(store.as_str(), &[&tenants, &first_seqs, &prev_hashes, &counts, &ids, &payload_hashes, &hashes])
+        .await?;
     Ok(Round { sealed: i64::from(row.get::<_, i32>(0)), more })
 }
+
+/// Links per stored run: a run of 64 (about 5 kB) fits in one page, so no run is TOASTed
+/// (log.sql's `link_run`; the SQL sealer uses the same bound).
+pub const RUN_MAX: i32 = 64;
 
 enum SealError {
     Db(tokio_postgres::Error),

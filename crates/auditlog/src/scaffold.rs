@@ -288,7 +288,7 @@ fn render_capture_plpgsql(cfg: &ScaffoldConfig, t: &CapturedTable) -> String {
 fn expected_triggers(cfg: &ScaffoldConfig) -> String {
     let s = &cfg.schema;
     let mut pairs = vec![];
-    for rel in ["log", "head", "link"] {
+    for rel in ["log", "head", "link_run"] {
         for tg in ["audit_guard_update", "audit_guard_delete", "audit_guard_truncate"] {
             pairs.push(format!("('{s}.{rel}', '{tg}')"));
         }

@@ -24,7 +24,7 @@ async fn only_append(capture: Capture) {
         "TRUNCATE audit.log",
         "INSERT INTO audit.log (tenant_id, action, entity) VALUES ('t1', 'x', 'y')",
         "UPDATE audit.head SET seq = 0",
-        "DELETE FROM audit.link",
+        "DELETE FROM audit.link_run",
         "SELECT audit.erase('t1', 'no')",
         "SELECT audit.seal()",
         "ALTER TABLE audit.log DISABLE TRIGGER audit_guard_update",
@@ -78,9 +78,9 @@ async fn guards_hold(capture: Capture) {
     for sql in [
         "SET session_replication_role = replica; DELETE FROM audit.log",
         "SET session_replication_role = replica; UPDATE audit.log SET actor = 'x'",
-        "SET session_replication_role = replica; DELETE FROM audit.link",
-        "SET session_replication_role = replica; UPDATE audit.link SET seq = seq + 1",
-        "TRUNCATE audit.link",
+        "SET session_replication_role = replica; DELETE FROM audit.link_run",
+        "SET session_replication_role = replica; UPDATE audit.link_run SET first_seq = first_seq + 1",
+        "TRUNCATE audit.link_run",
         "TRUNCATE audit.log",
         "TRUNCATE audit.log_default",
         "ALTER TABLE audit.log DISABLE TRIGGER audit_guard_delete",
@@ -116,7 +116,7 @@ async fn idempotent(capture: Capture) {
             "app",
             "CREATE ROLE sealer LOGIN; GRANT USAGE ON SCHEMA audit TO sealer;
              GRANT EXECUTE ON FUNCTION audit.seal_claim(integer),
-                 audit.seal_store(text[], bigint[], bigint[], bytea[], bytea[], bytea[]) TO sealer;",
+                 audit.seal_store(text[], bigint[], bytea[], integer[], bigint[], bytea[], bytea[]) TO sealer;",
         )
         .unwrap();
     env.cluster.psql("app", &render(&ScaffoldConfig { capture, ..common::config() })).expect("second run applies");
@@ -125,7 +125,7 @@ async fn idempotent(capture: Capture) {
         .query(
             "app",
             "SELECT has_function_privilege('sealer', 'audit.seal_claim(integer)', 'EXECUTE')
-                AND has_function_privilege('sealer', 'audit.seal_store(text[], bigint[], bigint[], bytea[], bytea[], bytea[])', 'EXECUTE')",
+                AND has_function_privilege('sealer', 'audit.seal_store(text[], bigint[], bytea[], integer[], bigint[], bytea[], bytea[])', 'EXECUTE')",
         )
         .unwrap();
     assert_eq!(kept.trim(), "t", "the sealer's grants survive the second run");
@@ -163,4 +163,45 @@ async fn the_migration_refuses_a_log_of_the_earlier_layout() {
     assert!(err.to_string().contains("earlier layout"), "{err}");
     let still = env.cluster.query("app", "SELECT count(*) FROM pg_attribute WHERE attrelid = 'audit.log'::regclass AND attname = 'seq'").unwrap();
     assert_eq!(still.trim(), "1", "nothing was changed");
+}
+
+/// A log whose links are one row each (a table named link, before stop 15) is converted
+/// by the migration: each link becomes a run of one, link becomes the view, the chains
+/// verify, and sealing goes on in runs.
+#[tokio::test]
+async fn the_migration_turns_links_of_one_row_each_into_runs() {
+    let env = common::setup();
+    let app = common::connect(&env.app_url).await;
+    common::write_invoices(&app, "t1", 5).await;
+    let su = common::connect(&env.url).await;
+    tenantguard_auditlog::ops::seal_all(&su, "audit").await.unwrap();
+    let links: u64 = env.cluster.query("app", "SELECT count(*) FROM audit.link").unwrap().trim().parse().unwrap();
+    env.cluster
+        .psql(
+            "app",
+            "ALTER EVENT TRIGGER audit_guard_ddl DISABLE;
+             CREATE TABLE audit.link_old AS SELECT tenant_id, seq, id, payload_hash, prev_hash, hash FROM audit.link;
+             DROP VIEW audit.link;
+             DROP TABLE audit.link_run;
+             ALTER TABLE audit.link_old RENAME TO link;
+             ALTER TABLE audit.link ADD PRIMARY KEY (tenant_id, seq);
+             ALTER TABLE audit.link OWNER TO audit_owner;
+             ALTER EVENT TRIGGER audit_guard_ddl ENABLE ALWAYS;",
+        )
+        .unwrap();
+    env.cluster.psql("app", &render(&common::config())).expect("the migration converts");
+    let shape = env
+        .cluster
+        .query("app", "SELECT (SELECT relkind::text FROM pg_class WHERE oid = 'audit.link'::regclass) || ' ' || count(*) || ' ' || max(cardinality(ids)) FROM audit.link_run")
+        .unwrap();
+    assert_eq!(shape.trim(), format!("v {links} 1"));
+    let mut c = common::connect(&env.url).await;
+    let r = tenantguard_auditlog::verify::verify(&mut c, &Default::default()).await.unwrap();
+    assert!(r.ok() && r.events == links, "{:?}", r.findings);
+    common::write_invoices(&app, "t1", 3).await;
+    tenantguard_auditlog::ops::seal_all(&su, "audit").await.unwrap();
+    let r = tenantguard_auditlog::verify::verify(&mut c, &Default::default()).await.unwrap();
+    assert!(r.ok() && r.events > links, "{:?}", r.findings);
+    let runs = env.cluster.query("app", "SELECT max(cardinality(ids)) FROM audit.link_run").unwrap();
+    assert!(runs.trim().parse::<i32>().unwrap() > 1, "new links go in runs");
 }

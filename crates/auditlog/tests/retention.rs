@@ -6,6 +6,17 @@ use tenantguard_auditlog::verify::{verify, VerifyOptions};
 
 #[tokio::test]
 async fn dropping_a_month_leaves_checkpoints_and_chains_verify() {
+    drop_a_month(true).await;
+}
+
+/// Sealed in one batch, each tenant's old and new links share a run that straddles the
+/// month: retention keeps the run's later links, continuing from the checkpoint.
+#[tokio::test]
+async fn dropping_a_month_cuts_a_run_that_straddles_it() {
+    drop_a_month(false).await;
+}
+
+async fn drop_a_month(seal_between: bool) {
     let env = common::setup();
     // An old month, created the way ensure_partitions does, and rows that fall in it.
     env.cluster
@@ -21,7 +32,9 @@ async fn dropping_a_month_leaves_checkpoints_and_chains_verify() {
         )
         .unwrap();
     let su = common::connect(&env.url).await;
-    seal_all(&su, "audit").await.unwrap();
+    if seal_between {
+        seal_all(&su, "audit").await.unwrap();
+    }
     let app = common::connect(&env.app_url).await;
     common::write_invoices(&app, "t0", 5).await;
     common::write_invoices(&app, "t1", 5).await;
@@ -35,4 +48,8 @@ async fn dropping_a_month_leaves_checkpoints_and_chains_verify() {
     let r = verify(&mut c, &VerifyOptions::default()).await.unwrap();
     assert!(r.ok(), "{:?}", r.findings);
     assert!(r.events > 0 && r.heads.iter().all(|h| h.seq > 25));
+    let runs = env.cluster.query("app", "SELECT string_agg(tenant_id || ':' || first_seq, ',' ORDER BY tenant_id) FROM audit.link_run").unwrap();
+    if !seal_between {
+        assert_eq!(runs.trim(), "t0:26,t1:26", "each straddling run kept from its first later link");
+    }
 }

@@ -67,7 +67,7 @@ async fn seal_store_refuses_a_batch_that_does_not_continue_the_chain() {
     let unsealed = env.cluster.query("app", UNSEALED).unwrap();
     assert_ne!(unsealed.trim(), "0", "nothing was stored");
     // seal_store without a claim in its transaction.
-    let err = su.query_one("SELECT audit.seal_store('{t1}', '{1}', '{1}', ARRAY['\\x00'::bytea], ARRAY['\\x00'::bytea], ARRAY['\\x00'::bytea])", &[]).await.unwrap_err();
+    let err = su.query_one("SELECT audit.seal_store('{t1}', '{1}', ARRAY['\\x00'::bytea], '{1}', '{1}', ARRAY['\\x00'::bytea], ARRAY['\\x00'::bytea])", &[]).await.unwrap_err();
     assert!(err.as_db_error().unwrap().message().contains("no seal_claim"), "{err:?}");
     // Another session's claim makes the tenant unavailable to a second sealer.
     let other = common::connect(&env.url).await;
@@ -232,10 +232,28 @@ struct Batch {
     hashes: Vec<Vec<u8>>,
 }
 
-/// seal_store refuses `b` with a message containing `expected`; ends the transaction.
+/// seal_store refuses `b` with a message containing `expected`; ends the transaction. The
+/// links go as runs the way a sealer would pack them: a new run wherever the tenant changes
+/// or a link does not continue the one before it (seq + 1, prev = its hash).
 async fn store_refused(su: &tokio_postgres::Client, b: Batch, expected: &str) {
+    let (mut tenants, mut first_seqs, mut run_prevs, mut counts): (Vec<String>, Vec<i64>, Vec<Vec<u8>>, Vec<i32>) =
+        (vec![], vec![], vec![], vec![]);
+    for i in 0..b.ids.len() {
+        let continues = i > 0 && b.tenants[i] == b.tenants[i - 1] && b.seqs[i] == b.seqs[i - 1] + 1 && b.prevs[i] == b.hashes[i - 1];
+        if continues {
+            *counts.last_mut().unwrap() += 1;
+        } else {
+            tenants.push(b.tenants[i].clone());
+            first_seqs.push(b.seqs[i]);
+            run_prevs.push(b.prevs[i].clone());
+            counts.push(1);
+        }
+    }
     let err = su
-        .query_one("SELECT audit.seal_store($1, $2, $3, $4, $5, $6)", &[&b.tenants, &b.ids, &b.seqs, &b.hashes, &b.prevs, &b.hashes])
+        .query_one(
+            "SELECT audit.seal_store($1, $2, $3, $4, $5, $6, $7)",
+            &[&tenants, &first_seqs, &run_prevs, &counts, &b.ids, &b.hashes, &b.hashes],
+        )
         .await
         .expect_err(expected);
     let msg = err.as_db_error().map(|d| d.message().to_string()).unwrap_or_default();

@@ -70,8 +70,12 @@ async fn each_tampering_is_found_at_its_row() {
     // Reorder: the links of seq 3 and 4 swap their rows.
     common::tamper(
         &env,
-        "UPDATE audit.link k SET id = o.id FROM audit.link o
-          WHERE k.tenant_id = 't3' AND o.tenant_id = 't3' AND ((k.seq = 3 AND o.seq = 4) OR (k.seq = 4 AND o.seq = 3))",
+        &format!(
+            "CREATE TEMP TABLE swap AS SELECT seq, id FROM audit.link WHERE tenant_id = 't3' AND seq IN (3, 4);
+             {}; {}",
+            common::link_set("t3", 3, "id", "(SELECT id FROM swap WHERE seq = 4)"),
+            common::link_set("t3", 4, "id", "(SELECT id FROM swap WHERE seq = 3)")
+        ),
     );
     let r = check(&env, &VerifyOptions::default()).await;
     let t1 = kinds(&r, "t1");
@@ -90,15 +94,18 @@ async fn forged_links_and_malformed_hashes_are_found() {
     let env = logged_env().await;
     common::tamper(
         &env,
-        "UPDATE audit.link k SET id = o.id FROM audit.link o
-          WHERE k.tenant_id = 't1' AND o.tenant_id = 't1' AND k.seq = 6 AND o.seq = 5;
-         UPDATE audit.link SET hash = '\\x010203' WHERE tenant_id = 't2' AND seq = 4",
+        &format!(
+            "{}; {}",
+            common::link_set("t1", 6, "id", &common::row_of("t1", 5)),
+            common::link_set("t2", 4, "hash", "'\\x010203'")
+        ),
     );
     let r = check(&env, &VerifyOptions::default()).await;
     let t1 = kinds(&r, "t1");
     assert!(t1.contains(&(Some(6), FindingKind::RowEdited)), "{t1:?}");
     assert!(t1.contains(&(None, FindingKind::Unlinked)), "seq 6's own row is in no chain now: {t1:?}");
-    assert_eq!(kinds(&r, "t2"), vec![(Some(4), FindingKind::RowEdited), (Some(5), FindingKind::LinkBroken)]);
+    // In a run a link's prev is the hash before it: seq 5 is hashed over the cut hash too.
+    assert_eq!(kinds(&r, "t2"), vec![(Some(4), FindingKind::RowEdited), (Some(5), FindingKind::RowEdited)]);
     assert!(kinds(&r, "t3").is_empty());
 }
 
@@ -107,8 +114,10 @@ async fn a_truncated_tail_and_an_inserted_row_are_found() {
     let env = logged_env().await;
     common::tamper(
         &env,
-        "DELETE FROM audit.log WHERE id IN (SELECT id FROM audit.link WHERE tenant_id = 't1' AND seq > 25);
-         DELETE FROM audit.link WHERE tenant_id = 't1' AND seq > 25",
+        &format!(
+            "DELETE FROM audit.log WHERE id IN (SELECT id FROM audit.link WHERE tenant_id = 't1' AND seq > 25); {}",
+            common::cut_links("t1", 25)
+        ),
     );
     // A forged row under an id a link already covers, and one under an id below the floor
     // that no link covers.
@@ -145,7 +154,9 @@ async fn an_anchor_catches_a_recomputed_chain() {
                      WHERE k.tenant_id = 't1' AND k.seq >= 3 ORDER BY k.seq LOOP
              ph := audit.payload_hash(r.old_value, r.new_value);
              h := audit.link_hash(prev, r.tenant_id, r.seq, r.actor, r.action, r.entity, r.entity_id, r.at, r.txid, ph);
-             UPDATE audit.link SET payload_hash = ph, prev_hash = prev, hash = h WHERE tenant_id = 't1' AND seq = r.seq;
+             UPDATE audit.link_run SET payload_hashes[r.seq - first_seq + 1] = ph, hashes[r.seq - first_seq + 1] = h,
+                    prev_hash = CASE WHEN first_seq = r.seq THEN prev ELSE prev_hash END
+              WHERE tenant_id = 't1' AND r.seq BETWEEN first_seq AND first_seq + cardinality(ids) - 1;
              prev := h;
            END LOOP;
            UPDATE audit.head SET hash = prev WHERE tenant_id = 't1';
@@ -158,9 +169,12 @@ async fn an_anchor_catches_a_recomputed_chain() {
     // Deleting the tail together with the head is also caught by the anchor.
     common::tamper(
         &env,
-        "DELETE FROM audit.log WHERE id IN (SELECT id FROM audit.link WHERE tenant_id = 't2' AND seq > 20);
-         DELETE FROM audit.link WHERE tenant_id = 't2' AND seq > 20;
-         UPDATE audit.head SET seq = 20, hash = (SELECT hash FROM audit.link WHERE tenant_id = 't2' AND seq = 20) WHERE tenant_id = 't2'",
+        &format!(
+            "DELETE FROM audit.log WHERE id IN (SELECT id FROM audit.link WHERE tenant_id = 't2' AND seq > 20);
+             {};
+             UPDATE audit.head SET seq = 20, hash = (SELECT hash FROM audit.link WHERE tenant_id = 't2' AND seq = 20) WHERE tenant_id = 't2'",
+            common::cut_links("t2", 20)
+        ),
     );
     let r = check(&env, &VerifyOptions { anchor: Some(heads), ..VerifyOptions::default() }).await;
     assert_eq!(kinds(&r, "t2"), vec![(Some(21), FindingKind::AnchorTruncated)]);

@@ -30,7 +30,7 @@ CREATE SEQUENCE IF NOT EXISTS audit.log_id_seq;
 -- CACHE 1: the sealer (seal_claim) reads last_value as "every id drawn so far".
 ALTER SEQUENCE audit.log_id_seq CACHE 1;
 
--- The log holds events only; the sealer links them into per-tenant chains in audit.link.
+-- The log holds events only; the sealer links them into per-tenant chains in audit.link_run.
 -- A row is never rewritten (the owner's erasure of a payload aside): writers insert, nobody
 -- updates. Partitioned by month on `at` so retention can drop whole months (see
 -- drop_partitions_before and checkpoint).
@@ -55,7 +55,7 @@ ALTER SEQUENCE audit.log_id_seq OWNED BY audit.log.id;
 DO $$
 BEGIN
     IF EXISTS (SELECT 1 FROM pg_attribute WHERE attrelid = 'audit.log'::regclass AND attname = 'seq' AND NOT attisdropped) THEN
-        RAISE EXCEPTION 'audit.log has the earlier layout (links inside the log rows); this migration keeps them in audit.link'
+        RAISE EXCEPTION 'audit.log has the earlier layout (links inside the log rows); this migration keeps them in audit.link_run'
             USING HINT = 'scaffold the log into a new schema (--schema), point the capture triggers at it, and keep the old one read-only until you no longer need to verify it';
     END IF;
 END $$;
@@ -76,19 +76,47 @@ DROP INDEX IF EXISTS audit.log_tenant_seq;
 CREATE INDEX IF NOT EXISTS log_id_brin ON audit.log USING brin (id) WITH (pages_per_range = 32, autosummarize = on);
 CREATE TABLE IF NOT EXISTS audit.log_default PARTITION OF audit.log DEFAULT;
 
--- The chains: one link per sealed event, inserted once by the sealer, never updated. Kept
--- apart from the wide log rows: writing a link into its row was an UPDATE of the whole row
--- (and half of every log page kept free for it); here it is a narrow insert, and
--- UNIQUE (tenant_id, seq) is enforced, which a table partitioned by time cannot do.
-CREATE TABLE IF NOT EXISTS audit.link (
-    tenant_id    text   NOT NULL,
-    seq          bigint NOT NULL,
-    id           bigint NOT NULL,
-    payload_hash bytea  NOT NULL,
-    prev_hash    bytea  NOT NULL,
-    hash         bytea  NOT NULL,
-    PRIMARY KEY (tenant_id, seq)
-);
+-- The chains, in runs: each row holds up to 64 consecutive links of one tenant (its first
+-- seq, the hash before it, and per link the row id, payload hash and hash), inserted once by
+-- the sealer, never updated. Kept apart from the wide log rows, and in runs because a row
+-- per link cost the sealer an insert and a primary-key entry per event, which the writers
+-- paid for on a shared server (docs/audit-log.md, Speed). A run fits in one page
+-- (toast_tuple_target: no TOAST), so verify reads it whole. PRIMARY KEY (tenant_id,
+-- first_seq) and seal_store (the only writer, under the sealer's lock: each run continues
+-- its tenant's head, which moves in the same statement) keep runs from overlapping; verify
+-- reports a seq met twice as a fork.
+CREATE TABLE IF NOT EXISTS audit.link_run (
+    tenant_id      text     NOT NULL,
+    first_seq      bigint   NOT NULL,
+    prev_hash      bytea    NOT NULL,
+    ids            bigint[] NOT NULL,
+    payload_hashes bytea[]  NOT NULL,
+    hashes         bytea[]  NOT NULL,
+    PRIMARY KEY (tenant_id, first_seq),
+    CONSTRAINT link_run_shape CHECK (array_ndims(ids) = 1 AND array_lower(ids, 1) = 1
+        AND array_lower(payload_hashes, 1) = 1 AND array_lower(hashes, 1) = 1
+        AND cardinality(payload_hashes) = cardinality(ids) AND cardinality(hashes) = cardinality(ids))
+) WITH (toast_tuple_target = 8160);
+
+-- Logs scaffolded before stop 15 kept one row per link in a table named link: each becomes
+-- a run of one link (the chains and hashes are unchanged), and link becomes the view below.
+DO $$
+BEGIN
+    IF EXISTS (SELECT 1 FROM pg_class WHERE oid = to_regclass('audit.link') AND relkind = 'r') THEN
+        INSERT INTO audit.link_run (tenant_id, first_seq, prev_hash, ids, payload_hashes, hashes)
+        SELECT k.tenant_id, k.seq, k.prev_hash, ARRAY[k.id], ARRAY[k.payload_hash], ARRAY[k.hash] FROM audit.link k;
+        DROP TABLE audit.link;
+    END IF;
+END $$;
+
+-- One row per link, as tests, retention and people read the chains: each link's seq, row id,
+-- hashes and prev_hash (the run's prev_hash for its first link, else the link before it),
+-- and run_seq, the first seq of its run. security_invoker: read with the caller's rights.
+CREATE OR REPLACE VIEW audit.link WITH (security_invoker = true) AS
+SELECT r.tenant_id, r.first_seq + u.o - 1 AS seq, u.id, u.payload_hash, u.prev_hash, u.hash, r.first_seq AS run_seq
+  FROM audit.link_run r
+ CROSS JOIN LATERAL unnest(r.ids, r.payload_hashes, r.hashes, (r.prev_hash || r.hashes)[1:cardinality(r.ids)])
+       WITH ORDINALITY AS u(id, payload_hash, hash, prev_hash, o);
 
 -- The last sealed link of each tenant: the sealer's lock and the verifier's tail check.
 CREATE TABLE IF NOT EXISTS audit.head (
@@ -143,7 +171,7 @@ CREATE POLICY tenant_reads_own ON audit.log FOR SELECT
 -- The owner-only tables hold tenant ids too: RLS with no policy denies every role but the
 -- owner (whose functions do the work), so a stray GRANT later cannot expose them.
 ALTER TABLE audit.head ENABLE ROW LEVEL SECURITY;
-ALTER TABLE audit.link ENABLE ROW LEVEL SECURITY;
+ALTER TABLE audit.link_run ENABLE ROW LEVEL SECURITY;
 ALTER TABLE audit.checkpoint ENABLE ROW LEVEL SECURITY;
 ALTER TABLE audit.erasure ENABLE ROW LEVEL SECURITY;
 ALTER TABLE audit.seal_state ENABLE ROW LEVEL SECURITY;
@@ -352,20 +380,25 @@ BEGIN
     END LOOP;
 END $f$;
 
--- Store what the Rust sealer computed for the rows seal_claim returned in this transaction:
--- all of them and nothing else, per tenant seqs and prev hashes continuing its chain tip
--- without a gap (UNIQUE (tenant_id, seq) refuses a second link for a seq), and the last
--- row's link recomputed here as a check of the sealer's encoding. Every other hash is
--- checked by verify; a wrong one is a finding, never a silent fork.
+-- Store what the Rust sealer computed for the rows seal_claim returned in this transaction,
+-- as runs: per run its tenant, first seq, the hash before it and its link count; per link
+-- (flat, run after run) the row id, payload hash and hash. All the claimed rows and nothing
+-- else; each tenant's runs together, the first continuing its chain tip, each later one the
+-- run before it, ids rising; and the last link recomputed here as a check of the sealer's
+-- encoding. Every other hash is checked by verify; a wrong one is a finding, never a
+-- silent fork.
 DROP FUNCTION IF EXISTS audit.seal_store(text[], bigint[], timestamptz[], bigint[], bytea[], bytea[], bytea[]);
 DROP FUNCTION IF EXISTS audit.seal_store(text[], bigint[], timestamptz[], bigint[], bytea[], bytea[], bytea[], oid[], text[]);
-CREATE OR REPLACE FUNCTION audit.seal_store(p_tenants text[], p_ids bigint[], p_seqs bigint[],
-    p_payload_hashes bytea[], p_prev_hashes bytea[], p_hashes bytea[])
+DROP FUNCTION IF EXISTS audit.seal_store(text[], bigint[], bigint[], bytea[], bytea[], bytea[]);
+CREATE OR REPLACE FUNCTION audit.seal_store(p_tenants text[], p_first_seqs bigint[], p_prev_hashes bytea[],
+    p_counts integer[], p_ids bigint[], p_payload_hashes bytea[], p_hashes bytea[])
 RETURNS integer LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
     SET plan_cache_mode = force_custom_plan SET enable_seqscan = off SET jit = off
 AS $f$
-DECLARE n integer := cardinality(p_ids); claim text[] := string_to_array(current_setting('audit.claim', true), ' ');
-        lo bigint; hi bigint; new_floor bigint; matched bigint; total bigint; bad text; split text; last_ok boolean;
+DECLARE n integer := cardinality(p_ids); runs integer := cardinality(p_tenants);
+        claim text[] := string_to_array(current_setting('audit.claim', true), ' ');
+        offs integer[]; lo bigint; hi bigint; matched bigint; total bigint; bad text; split text; last_ok boolean;
+        last_seq bigint; last_prev bytea;
 BEGIN
     IF claim IS NULL OR cardinality(claim) <> 3 THEN
         RAISE EXCEPTION 'seal_store: no seal_claim in this transaction';
@@ -373,52 +406,63 @@ BEGIN
     IF n IS NULL OR n = 0 THEN
         RETURN 0;
     END IF;
-    IF cardinality(p_tenants) IS DISTINCT FROM n OR cardinality(p_seqs) IS DISTINCT FROM n
-       OR cardinality(p_payload_hashes) IS DISTINCT FROM n OR cardinality(p_prev_hashes) IS DISTINCT FROM n
-       OR cardinality(p_hashes) IS DISTINCT FROM n THEN
+    IF cardinality(p_payload_hashes) IS DISTINCT FROM n OR cardinality(p_hashes) IS DISTINCT FROM n
+       OR runs IS NULL OR cardinality(p_first_seqs) IS DISTINCT FROM runs
+       OR cardinality(p_prev_hashes) IS DISTINCT FROM runs OR cardinality(p_counts) IS DISTINCT FROM runs
+       OR (SELECT sum(c) FROM unnest(p_counts) c) IS DISTINCT FROM n::bigint
+       OR EXISTS (SELECT 1 FROM unnest(p_counts) c WHERE c IS NULL OR c < 1) THEN
         RAISE EXCEPTION 'seal_store: the arrays of this batch differ in length';
     END IF;
+    -- Where each run's links start in the flat arrays (0-based).
+    SELECT array_agg((q.s - q.c)::integer ORDER BY q.i) INTO offs
+      FROM (SELECT x.i, x.c, sum(x.c) OVER (ORDER BY x.i) AS s FROM unnest(p_counts) WITH ORDINALITY AS x(c, i)) q;
     -- The batch covers its whole window: the floor moves to its end.
     lo := claim[1]::bigint;
     hi := claim[2]::bigint;
-    new_floor := hi;
     -- Exactly the claimed rows, each once, each with its own tenant.
     SELECT count(*) FILTER (WHERE l.id IS NOT NULL AND x.id IS NOT NULL), count(*) INTO matched, total
-      FROM (SELECT l.id, l.tenant_id FROM audit.log l WHERE l.id > lo AND l.id <= new_floor) l
-      FULL JOIN unnest(p_ids, p_tenants) AS x(id, tenant_id) ON x.id = l.id AND x.tenant_id = l.tenant_id;
+      FROM (SELECT l.id, l.tenant_id FROM audit.log l WHERE l.id > lo AND l.id <= hi) l
+      FULL JOIN (SELECT r.tenant_id, u.id
+                   FROM unnest(p_tenants, p_counts, offs) AS r(tenant_id, c, off)
+                  CROSS JOIN LATERAL unnest(p_ids[r.off + 1 : r.off + r.c]) AS u(id)) x
+        ON x.id = l.id AND x.tenant_id = l.tenant_id;
     IF matched <> n OR total <> n THEN
         RAISE EXCEPTION 'seal_store: the batch is not the rows seal_claim returned (% of % match)', matched, n;
     END IF;
-    -- The chain checks and the heads in one pass over the batch in its own order (a window
-    -- ordered by position: no sort by tenant): each tenant's rows come as one run, the run's
-    -- first row continues the tenant's chain tip, each later row the row before it (seq + 1,
-    -- prev = that row's hash, a higher id), and the run's last row is the tenant's new head.
-    -- The head upsert runs in the same statement: if a check fails below, the exception
-    -- undoes it with everything else in this transaction.
-    WITH x AS MATERIALIZED (
-        SELECT x.tenant_id, x.seq, x.id, x.prev, x.h, x.i,
-               lag(x.tenant_id) OVER w AS lt, lag(x.seq) OVER w AS lseq, lag(x.id) OVER w AS lid,
-               lag(x.h) OVER w AS lh, lead(x.tenant_id) OVER w AS nt
-          FROM unnest(p_tenants, p_seqs, p_ids, p_prev_hashes, p_hashes) WITH ORDINALITY AS x(tenant_id, seq, id, prev, h, i)
-        WINDOW w AS (ORDER BY x.i)),
+    -- The chain checks and the heads in one pass over the runs in their own order: each
+    -- tenant's runs come together, the first continues the tenant's chain tip, each later
+    -- one the run before it (seq, prev hash, a higher id), ids rise inside a run, and the
+    -- tenant's last run ends at its new head. The head upsert runs in the same statement: if
+    -- a check fails below, the exception undoes it with everything else in this transaction.
+    WITH r AS MATERIALIZED (
+        SELECT r.tenant_id, r.first_seq, r.prev, r.c, r.off, r.i,
+               r.first_seq + r.c - 1 AS last_seq, p_hashes[r.off + r.c] AS last_hash,
+               p_ids[r.off + 1] AS first_id, p_ids[r.off + r.c] AS last_id,
+               coalesce((SELECT bool_and(u.a < u.b) FROM unnest(p_ids[r.off + 1 : r.off + r.c - 1], p_ids[r.off + 2 : r.off + r.c]) AS u(a, b)), true) AS rising
+          FROM unnest(p_tenants, p_first_seqs, p_prev_hashes, p_counts, offs) WITH ORDINALITY AS r(tenant_id, first_seq, prev, c, off, i)),
+    x AS MATERIALIZED (
+        SELECT r.*, lag(r.tenant_id) OVER w AS lt, lag(r.last_seq) OVER w AS lseq, lag(r.last_hash) OVER w AS lh,
+               lag(r.last_id) OVER w AS lid, lead(r.tenant_id) OVER w AS nt
+          FROM r WINDOW w AS (ORDER BY r.i)),
     starts AS MATERIALIZED (
-        SELECT x.tenant_id, x.seq, x.prev FROM x WHERE x.lt IS DISTINCT FROM x.tenant_id),
-    -- MATERIALIZED: one lookup per tenant, not one per row.
+        SELECT x.tenant_id, x.first_seq, x.prev FROM x WHERE x.lt IS DISTINCT FROM x.tenant_id),
+    -- MATERIALIZED: one lookup per tenant, not one per run.
     s AS MATERIALIZED (
         SELECT * FROM audit.chain_tips(ARRAY(SELECT DISTINCT st.tenant_id FROM starts st))),
     up AS (
         INSERT INTO audit.head AS h (tenant_id, seq, hash)
-        SELECT DISTINCT ON (x.tenant_id) x.tenant_id, x.seq, x.h
+        SELECT DISTINCT ON (x.tenant_id) x.tenant_id, x.last_seq, x.last_hash
           FROM x WHERE x.nt IS DISTINCT FROM x.tenant_id ORDER BY x.tenant_id, x.i DESC
             ON CONFLICT (tenant_id) DO UPDATE SET seq = excluded.seq, hash = excluded.hash, sealed_at = now())
     SELECT (SELECT string_agg(q.tenant_id, ', ') FROM (SELECT st.tenant_id FROM starts st GROUP BY 1 HAVING count(*) > 1) q),
            (SELECT string_agg(DISTINCT b.tenant_id, ', ')
               FROM (SELECT st.tenant_id FROM starts st JOIN s ON s.tenant_id = st.tenant_id
-                     WHERE st.seq IS DISTINCT FROM s.head_seq + 1 OR st.prev IS DISTINCT FROM s.head_hash
+                     WHERE st.first_seq IS DISTINCT FROM s.head_seq + 1 OR st.prev IS DISTINCT FROM s.head_hash
                     UNION ALL
                     SELECT x.tenant_id FROM x
-                     WHERE x.lt = x.tenant_id
-                       AND (x.seq IS DISTINCT FROM x.lseq + 1 OR x.prev IS DISTINCT FROM x.lh OR NOT x.id > x.lid)) b)
+                     WHERE NOT x.rising
+                        OR (x.lt = x.tenant_id
+                            AND (x.first_seq IS DISTINCT FROM x.lseq + 1 OR x.prev IS DISTINCT FROM x.lh OR NOT x.first_id > x.lid))) b)
       INTO split, bad;
     IF split IS NOT NULL THEN
         RAISE EXCEPTION 'seal_store: the batch splits the rows of tenants % (each tenant''s rows must come together, in id order)', split;
@@ -426,19 +470,23 @@ BEGIN
     IF bad IS NOT NULL THEN
         RAISE EXCEPTION 'seal_store: the batch does not continue the chain of tenants %', bad;
     END IF;
-    -- The sealer's encoding, checked on the batch's last row before anything is written.
-    SELECT p_hashes[n] = audit.link_hash(p_prev_hashes[n], l.tenant_id, p_seqs[n], l.actor, l.action, l.entity,
+    -- The sealer's encoding, checked on the batch's last link before anything is written.
+    last_seq := p_first_seqs[runs] + p_counts[runs] - 1;
+    last_prev := CASE WHEN p_counts[runs] = 1 THEN p_prev_hashes[runs] ELSE p_hashes[n - 1] END;
+    SELECT p_hashes[n] = audit.link_hash(last_prev, l.tenant_id, last_seq, l.actor, l.action, l.entity,
                                             l.entity_id, l.at, l.txid, audit.payload_hash(l.old_value, l.new_value))
            AND p_payload_hashes[n] = audit.payload_hash(l.old_value, l.new_value)
       INTO last_ok
       FROM audit.log l
-     WHERE l.id = p_ids[n] AND l.id > lo AND l.id <= new_floor;
+     WHERE l.id = p_ids[n] AND l.id > lo AND l.id <= hi;
     IF last_ok IS NOT TRUE THEN
         RAISE EXCEPTION 'seal_store: the sealer''s hash of row % does not match the database''s encoding', p_ids[n];
     END IF;
-    INSERT INTO audit.link (tenant_id, seq, id, payload_hash, prev_hash, hash)
-    SELECT * FROM unnest(p_tenants, p_seqs, p_ids, p_payload_hashes, p_prev_hashes, p_hashes);
-    UPDATE audit.seal_state SET floor = new_floor;
+    INSERT INTO audit.link_run (tenant_id, first_seq, prev_hash, ids, payload_hashes, hashes)
+    SELECT r.tenant_id, r.first_seq, r.prev, p_ids[r.off + 1 : r.off + r.c],
+           p_payload_hashes[r.off + 1 : r.off + r.c], p_hashes[r.off + 1 : r.off + r.c]
+      FROM unnest(p_tenants, p_first_seqs, p_prev_hashes, p_counts, offs) AS r(tenant_id, first_seq, prev, c, off);
+    UPDATE audit.seal_state SET floor = hi;
     -- The next claim in this transaction starts again from seal_claim.
     PERFORM set_config('audit.claim', '', true);
     RETURN n;
@@ -449,7 +497,7 @@ DECLARE r text;
 BEGIN
     FOREACH r IN ARRAY coalesce(string_to_array(nullif(current_setting('audit.sealer_grantees', true), ''), ','), '{}') LOOP
         EXECUTE format('GRANT EXECUTE ON FUNCTION audit.seal_claim(integer),
-                        audit.seal_store(text[], bigint[], bigint[], bytea[], bytea[], bytea[]) TO %s', r);
+                        audit.seal_store(text[], bigint[], bytea[], integer[], bigint[], bytea[], bytea[]) TO %s', r);
     END LOOP;
 END $$;
 
@@ -460,25 +508,29 @@ CREATE OR REPLACE FUNCTION audit.seal(max_rows integer DEFAULT 10000)
 RETURNS bigint LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 AS $f$
 DECLARE r record; cur text; h_seq bigint; h_hash bytea; ph bytea; n integer := 0;
-        tenants text[] := '{}'; ids bigint[] := '{}'; seqs bigint[] := '{}';
-        phs bytea[] := '{}'; prevs bytea[] := '{}'; hashes bytea[] := '{}';
+        run_max constant integer := 64;  -- links per run, as the Rust sealer (ops::RUN_MAX)
+        tenants text[] := '{}'; first_seqs bigint[] := '{}'; prevs bytea[] := '{}'; counts integer[] := '{}';
+        ids bigint[] := '{}'; phs bytea[] := '{}'; hashes bytea[] := '{}';
 BEGIN
     FOR r IN SELECT * FROM audit.seal_claim(max_rows) c ORDER BY c.tenant_id, c.id LOOP
         IF r.tenant_id IS DISTINCT FROM cur THEN
             cur := r.tenant_id; h_seq := r.head_seq; h_hash := r.head_hash;
         END IF;
         h_seq := h_seq + 1;
+        IF cardinality(tenants) = 0 OR tenants[cardinality(tenants)] IS DISTINCT FROM cur
+           OR counts[cardinality(counts)] >= run_max THEN
+            tenants := tenants || cur; first_seqs := first_seqs || h_seq; prevs := prevs || h_hash; counts := counts || 0;
+        END IF;
+        counts[cardinality(counts)] := counts[cardinality(counts)] + 1;
         ph := audit.payload_hash_text(r.old_text, r.new_text);
-        prevs := prevs || h_hash;
         h_hash := audit.link_hash(h_hash, r.tenant_id, h_seq, r.actor, r.action, r.entity, r.entity_id, r.at, r.txid, ph);
-        tenants := tenants || r.tenant_id; ids := ids || r.id; seqs := seqs || h_seq;
-        phs := phs || ph; hashes := hashes || h_hash;
+        ids := ids || r.id; phs := phs || ph; hashes := hashes || h_hash;
         n := n + 1;
     END LOOP;
     IF n = 0 THEN
         RETURN 0;
     END IF;
-    RETURN audit.seal_store(tenants, ids, seqs, phs, prevs, hashes);
+    RETURN audit.seal_store(tenants, first_seqs, prevs, counts, ids, phs, hashes);
 END $f$;
 
 -- The only INSERT path for application roles: app-level events (login, export, role
@@ -540,8 +592,8 @@ CREATE OR REPLACE FUNCTION audit.guard() RETURNS trigger
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
 AS $f$
 BEGIN
-    -- Nested: the inner test names log columns, which head and link rows do not have.
-    IF TG_OP = 'UPDATE' AND TG_TABLE_NAME NOT IN ('head', 'link') AND current_user = 'audit_owner' THEN
+    -- Nested: the inner test names log columns, which head and link_run rows do not have.
+    IF TG_OP = 'UPDATE' AND TG_TABLE_NAME NOT IN ('head', 'link_run') AND current_user = 'audit_owner' THEN
         IF NEW.old_value IS NULL AND NEW.new_value IS NULL AND NEW.erased_at IS NOT NULL
            AND (NEW.id, NEW.tenant_id, NEW.actor, NEW.action, NEW.entity, NEW.entity_id, NEW.at, NEW.txid)
                IS NOT DISTINCT FROM
@@ -564,19 +616,19 @@ ALTER TABLE audit.log ENABLE ALWAYS TRIGGER audit_guard_update;
 ALTER TABLE audit.log ENABLE ALWAYS TRIGGER audit_guard_delete;
 ALTER TABLE audit.log ENABLE ALWAYS TRIGGER audit_guard_truncate;
 
--- Links are never updated; only retention (drop_partitions_before, as the owner) deletes
--- the links of the months it drops, after recording their checkpoints.
-DROP TRIGGER IF EXISTS audit_guard_update ON audit.link;
-CREATE TRIGGER audit_guard_update BEFORE UPDATE ON audit.link FOR EACH ROW EXECUTE FUNCTION audit.guard();
-DROP TRIGGER IF EXISTS audit_guard_delete ON audit.link;
-CREATE TRIGGER audit_guard_delete BEFORE DELETE ON audit.link FOR EACH ROW
+-- Runs are never updated; only retention (drop_partitions_before, as the owner) deletes the
+-- runs holding links of the months it drops, after recording their checkpoints.
+DROP TRIGGER IF EXISTS audit_guard_update ON audit.link_run;
+CREATE TRIGGER audit_guard_update BEFORE UPDATE ON audit.link_run FOR EACH ROW EXECUTE FUNCTION audit.guard();
+DROP TRIGGER IF EXISTS audit_guard_delete ON audit.link_run;
+CREATE TRIGGER audit_guard_delete BEFORE DELETE ON audit.link_run FOR EACH ROW
     WHEN (current_user <> 'audit_owner' OR current_setting('audit.retention', true) IS DISTINCT FROM 'on')
     EXECUTE FUNCTION audit.guard();
-DROP TRIGGER IF EXISTS audit_guard_truncate ON audit.link;
-CREATE TRIGGER audit_guard_truncate BEFORE TRUNCATE ON audit.link FOR EACH STATEMENT EXECUTE FUNCTION audit.guard();
-ALTER TABLE audit.link ENABLE ALWAYS TRIGGER audit_guard_update;
-ALTER TABLE audit.link ENABLE ALWAYS TRIGGER audit_guard_delete;
-ALTER TABLE audit.link ENABLE ALWAYS TRIGGER audit_guard_truncate;
+DROP TRIGGER IF EXISTS audit_guard_truncate ON audit.link_run;
+CREATE TRIGGER audit_guard_truncate BEFORE TRUNCATE ON audit.link_run FOR EACH STATEMENT EXECUTE FUNCTION audit.guard();
+ALTER TABLE audit.link_run ENABLE ALWAYS TRIGGER audit_guard_update;
+ALTER TABLE audit.link_run ENABLE ALWAYS TRIGGER audit_guard_delete;
+ALTER TABLE audit.link_run ENABLE ALWAYS TRIGGER audit_guard_truncate;
 
 DROP TRIGGER IF EXISTS audit_guard_update ON audit.head;
 CREATE TRIGGER audit_guard_update BEFORE UPDATE ON audit.head FOR EACH ROW
@@ -653,10 +705,10 @@ BEGIN
         IF bad IS NOT NULL THEN
             RAISE EXCEPTION 'partition % still has unsealed rows (tenants %); run seal first', p.relname, bad;
         END IF;
-        -- The month's links: (tenant, seq, hash, in this partition or not) for its tenants.
+        -- The month's tenants' links: each with its run and whether its row is in this partition.
         EXECUTE format($q$
             CREATE TEMP TABLE month_links ON COMMIT DROP AS
-            SELECT k.tenant_id, k.seq, k.hash, k.id, (m.id IS NOT NULL) AS here
+            SELECT k.tenant_id, k.seq, k.run_seq, k.id, k.payload_hash, k.prev_hash, k.hash, (m.id IS NOT NULL) AS here
               FROM audit.link k LEFT JOIN %s m ON m.id = k.id
              WHERE k.tenant_id IN (SELECT DISTINCT tenant_id FROM %s)$q$, p.rel, p.rel);
         SELECT string_agg(DISTINCT d.tenant_id, ', ') INTO bad
@@ -668,9 +720,19 @@ BEGIN
         INSERT INTO audit.checkpoint (tenant_id, seq, hash, partition)
         SELECT DISTINCT ON (tenant_id) tenant_id, seq, hash, p.relname FROM month_links WHERE here ORDER BY tenant_id, seq DESC
             ON CONFLICT DO NOTHING;
+        -- Every run holding a link of this month goes; a run that goes on into the next month
+        -- comes back as its later links (after the checkpoint, whose hash is their prev).
         PERFORM set_config('audit.retention', 'on', true);
-        DELETE FROM audit.link k USING month_links m WHERE m.here AND k.tenant_id = m.tenant_id AND k.seq = m.seq;
+        DELETE FROM audit.link_run k
+         USING (SELECT DISTINCT m.tenant_id, m.run_seq FROM month_links m WHERE m.here) c
+         WHERE k.tenant_id = c.tenant_id AND k.first_seq = c.run_seq;
         PERFORM set_config('audit.retention', 'off', true);
+        INSERT INTO audit.link_run (tenant_id, first_seq, prev_hash, ids, payload_hashes, hashes)
+        SELECT m.tenant_id, min(m.seq), (array_agg(m.prev_hash ORDER BY m.seq))[1], array_agg(m.id ORDER BY m.seq),
+               array_agg(m.payload_hash ORDER BY m.seq), array_agg(m.hash ORDER BY m.seq)
+          FROM month_links m
+         WHERE NOT m.here AND (m.tenant_id, m.run_seq) IN (SELECT h.tenant_id, h.run_seq FROM month_links h WHERE h.here)
+         GROUP BY m.tenant_id, m.run_seq;
         DROP TABLE month_links;
         EXECUTE format('ALTER TABLE audit.log DETACH PARTITION %s', p.rel);
         EXECUTE format('DROP TABLE %s', p.rel);
@@ -835,7 +897,7 @@ AS $f$
 DECLARE problems text;
 BEGIN
     SELECT string_agg(format('%s on %s', w.tgname, w.rel), ', ') INTO problems
-      FROM (VALUES ('audit.log', 'audit_guard_update'), ('audit.log', 'audit_guard_delete'), ('audit.log', 'audit_guard_truncate'), ('audit.head', 'audit_guard_update'), ('audit.head', 'audit_guard_delete'), ('audit.head', 'audit_guard_truncate'), ('audit.link', 'audit_guard_update'), ('audit.link', 'audit_guard_delete'), ('audit.link', 'audit_guard_truncate'), ('public.tenants', 'audit_capture'), ('public.users', 'audit_capture'), ('public.customers', 'audit_capture'), ('public.invoices', 'audit_capture'), ('public.invoice_lines', 'audit_capture')) AS w(rel, tgname)
+      FROM (VALUES ('audit.log', 'audit_guard_update'), ('audit.log', 'audit_guard_delete'), ('audit.log', 'audit_guard_truncate'), ('audit.head', 'audit_guard_update'), ('audit.head', 'audit_guard_delete'), ('audit.head', 'audit_guard_truncate'), ('audit.link_run', 'audit_guard_update'), ('audit.link_run', 'audit_guard_delete'), ('audit.link_run', 'audit_guard_truncate'), ('public.tenants', 'audit_capture'), ('public.users', 'audit_capture'), ('public.customers', 'audit_capture'), ('public.invoices', 'audit_capture'), ('public.invoice_lines', 'audit_capture')) AS w(rel, tgname)
      WHERE NOT EXISTS (SELECT 1 FROM pg_trigger t
                         WHERE t.tgrelid = to_regclass(w.rel) AND t.tgname = w.tgname AND t.tgenabled = 'A');
     IF problems IS NULL THEN

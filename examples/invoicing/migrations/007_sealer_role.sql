@@ -15,5 +15,5 @@ END $$;
 
 GRANT USAGE ON SCHEMA audit TO invoicing_sealer;
 GRANT EXECUTE ON FUNCTION audit.seal_claim(integer),
-    audit.seal_store(text[], bigint[], bigint[], bytea[], bytea[], bytea[])
+    audit.seal_store(text[], bigint[], bytea[], integer[], bigint[], bytea[], bytea[])
     TO invoicing_sealer;

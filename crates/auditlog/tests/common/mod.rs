@@ -78,16 +78,49 @@ pub fn row_of(tenant: &str, seq: i64) -> String {
     format!("(SELECT id FROM audit.link WHERE tenant_id = '{tenant}' AND seq = {seq})")
 }
 
+/// SQL that sets one field of a tenant's link `seq` inside its run (`id`, `hash`,
+/// `payload_hash`, or `prev_hash`: the run's own for its first link, else the hash of the
+/// link before it, which is what a link's prev is in a run).
+pub fn link_set(tenant: &str, seq: i64, field: &str, value: &str) -> String {
+    let target = match field {
+        "id" => format!("ids[{seq} - first_seq + 1]"),
+        "hash" => format!("hashes[{seq} - first_seq + 1]"),
+        "payload_hash" => format!("payload_hashes[{seq} - first_seq + 1]"),
+        "prev_hash" => {
+            return format!(
+                "UPDATE audit.link_run SET prev_hash = {value} WHERE tenant_id = '{tenant}' AND first_seq = {seq};
+                 UPDATE audit.link_run SET hashes[{seq} - first_seq] = {value}
+                  WHERE tenant_id = '{tenant}' AND {seq} > first_seq AND {seq} < first_seq + cardinality(ids)"
+            )
+        }
+        other => panic!("no link field {other}"),
+    };
+    format!(
+        "UPDATE audit.link_run SET {target} = {value}
+          WHERE tenant_id = '{tenant}' AND {seq} BETWEEN first_seq AND first_seq + cardinality(ids) - 1"
+    )
+}
+
+/// SQL that deletes a tenant's links after `keep` (its runs shortened or gone).
+pub fn cut_links(tenant: &str, keep: i64) -> String {
+    format!(
+        "DELETE FROM audit.link_run WHERE tenant_id = '{tenant}' AND first_seq > {keep};
+         UPDATE audit.link_run SET ids = ids[1:{keep} - first_seq + 1], payload_hashes = payload_hashes[1:{keep} - first_seq + 1],
+                hashes = hashes[1:{keep} - first_seq + 1]
+          WHERE tenant_id = '{tenant}' AND {keep} BETWEEN first_seq AND first_seq + cardinality(ids) - 2"
+    )
+}
+
 pub fn tamper(env: &Env, sql: &str) {
     let script = format!(
         "ALTER EVENT TRIGGER audit_guard_ddl DISABLE;
          ALTER TABLE audit.log DISABLE TRIGGER audit_guard_update, DISABLE TRIGGER audit_guard_delete;
          ALTER TABLE audit.head DISABLE TRIGGER audit_guard_update, DISABLE TRIGGER audit_guard_delete;
-         ALTER TABLE audit.link DISABLE TRIGGER audit_guard_update, DISABLE TRIGGER audit_guard_delete;
+         ALTER TABLE audit.link_run DISABLE TRIGGER audit_guard_update, DISABLE TRIGGER audit_guard_delete;
          {sql};
          ALTER TABLE audit.log ENABLE ALWAYS TRIGGER audit_guard_update, ENABLE ALWAYS TRIGGER audit_guard_delete;
          ALTER TABLE audit.head ENABLE ALWAYS TRIGGER audit_guard_update, ENABLE ALWAYS TRIGGER audit_guard_delete;
-         ALTER TABLE audit.link ENABLE ALWAYS TRIGGER audit_guard_update, ENABLE ALWAYS TRIGGER audit_guard_delete;
+         ALTER TABLE audit.link_run ENABLE ALWAYS TRIGGER audit_guard_update, ENABLE ALWAYS TRIGGER audit_guard_delete;
          ALTER EVENT TRIGGER audit_guard_ddl ENABLE ALWAYS;"
     );
     env.cluster.psql("app", &script).expect("tampering as superuser");
