@@ -9,13 +9,13 @@ use std::collections::HashMap;
 
 use crate::copy_rows::RawRow;
 
-// Column order of the link COPY (verify.rs).
-pub const L_TENANT: usize = 0;
-pub const L_SEQ: usize = 1;
-pub const L_ID: usize = 2;
-pub const L_PAYLOAD_HASH: usize = 3;
-pub const L_PREV_HASH: usize = 4;
-pub const L_HASH: usize = 5;
+// Column order of the run COPY (verify.rs): link_run as stored.
+pub const R_TENANT: usize = 0;
+const R_FIRST_SEQ: usize = 1;
+const R_PREV_HASH: usize = 2;
+const R_IDS: usize = 3;
+const R_PAYLOAD_HASHES: usize = 4;
+const R_HASHES: usize = 5;
 
 /// A stored hash; `ok` is false when the stored value was not 32 bytes (then its real
 /// bytes are in [`LinkIndex::odd`], so a tampered value is hashed and compared as stored).
@@ -61,20 +61,37 @@ pub struct LinkIndex {
 }
 
 impl LinkIndex {
-    /// Add one link row of the COPY; `tenant` is its interned tenant id.
-    pub fn push(&mut self, tenant: u32, row: &RawRow) {
-        let i = self.recs.len() as u32;
-        let mut hash_of = |f: Field, col: usize| {
-            let v = row.get(col).unwrap_or_default();
-            let h = H32::from(v);
-            if !h.ok {
-                self.odd.insert((i, f), v.to_vec());
-            }
-            h
-        };
-        let (payload_hash, prev, hash) =
-            (hash_of(Field::PayloadHash, L_PAYLOAD_HASH), hash_of(Field::Prev, L_PREV_HASH), hash_of(Field::Hash, L_HASH));
-        self.recs.push(LinkRec { tenant, seq: row.i64(L_SEQ).unwrap_or(0), id: row.i64(L_ID).unwrap_or(0), payload_hash, prev, hash });
+    /// Add the links of one run row of the COPY; `tenant` is its interned tenant id. A link's
+    /// prev is the run's prev_hash for the first, else the hash before it. Arrays of unequal
+    /// length (the table's CHECK dropped) give empty hashes, which match nothing.
+    pub fn push_run(&mut self, tenant: u32, row: &RawRow) -> Result<(), String> {
+        let ids = array_elements(row.get(R_IDS))?;
+        let payload_hashes = array_elements(row.get(R_PAYLOAD_HASHES))?;
+        let hashes = array_elements(row.get(R_HASHES))?;
+        let first_seq = row.i64(R_FIRST_SEQ).unwrap_or(0);
+        let mut prev = row.get(R_PREV_HASH).unwrap_or_default();
+        for (k, id) in ids.iter().enumerate() {
+            let i = self.recs.len() as u32;
+            let hash = hashes.get(k).copied().flatten().unwrap_or_default();
+            let mut keep = |f: Field, v: &[u8]| {
+                let h = H32::from(v);
+                if !h.ok {
+                    self.odd.insert((i, f), v.to_vec());
+                }
+                h
+            };
+            let rec = LinkRec {
+                tenant,
+                seq: first_seq + k as i64,
+                id: id.and_then(|b| b.try_into().ok()).map(i64::from_be_bytes).unwrap_or(0),
+                payload_hash: keep(Field::PayloadHash, payload_hashes.get(k).copied().flatten().unwrap_or_default()),
+                prev: keep(Field::Prev, prev),
+                hash: keep(Field::Hash, hash),
+            };
+            self.recs.push(rec);
+            prev = hash;
+        }
+        Ok(())
     }
 
     /// Sort the id lookup once every link is in.
@@ -107,4 +124,36 @@ impl LinkIndex {
     pub fn len(&self) -> usize {
         self.recs.len()
     }
+}
+
+/// The elements of a one-dimensional array in PostgreSQL's binary format (array_send): a
+/// header (dimensions, null flag, element type, then size and lower bound per dimension),
+/// then each element as a length (-1 for NULL) and its bytes. NULL array: no elements.
+fn array_elements(v: Option<&[u8]>) -> Result<Vec<Option<&[u8]>>, String> {
+    let Some(v) = v else { return Ok(vec![]) };
+    let int = |at: usize| -> Result<i32, String> {
+        v.get(at..at + 4).map(|b| i32::from_be_bytes([b[0], b[1], b[2], b[3]])).ok_or_else(|| "a link run's array is cut short".to_string())
+    };
+    let ndim = int(0)?;
+    if ndim == 0 {
+        return Ok(vec![]);
+    }
+    if ndim != 1 {
+        return Err(format!("a link run's array has {ndim} dimensions, not 1"));
+    }
+    let len = int(12)?.max(0) as usize;
+    let mut out = Vec::with_capacity(len);
+    let mut at = 20;
+    for _ in 0..len {
+        let n = int(at)?;
+        at += 4;
+        if n < 0 {
+            out.push(None);
+        } else {
+            let n = n as usize;
+            out.push(Some(v.get(at..at + n).ok_or_else(|| "a link run's array is cut short".to_string())?));
+            at += n;
+        }
+    }
+    Ok(out)
 }

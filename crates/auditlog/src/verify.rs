@@ -209,9 +209,13 @@ async fn read_and_check(
              l.at, l.txid, l.erased_at IS NOT NULL FROM {s}.log l{part}) TO STDOUT (FORMAT binary)"
         )
     };
+    // The runs as stored (a few thousand rows per million links), split by first seq.
     let link_copy = |i: usize| {
-        let part = if n > 1 { format!(" WHERE abs(k.id % {n}) = {i}") } else { String::new() };
-        format!("COPY (SELECT k.tenant_id, k.seq, k.id, k.payload_hash, k.prev_hash, k.hash FROM {s}.link k{part}) TO STDOUT (FORMAT binary)")
+        let part = if n > 1 { format!(" WHERE abs(k.first_seq % {n}) = {i}") } else { String::new() };
+        format!(
+            "COPY (SELECT k.tenant_id, k.first_seq, k.prev_hash, k.ids, k.payload_hashes, k.hashes FROM {s}.link_run k{part}) \
+             TO STDOUT (FORMAT binary)"
+        )
     };
     // Every connection copies its part of the links, then its part of the log: the links
     // load on all of them at once, and each log part starts as soon as its links are read
@@ -227,14 +231,17 @@ async fn read_and_check(
     let index = async {
         let mut tenants = Tenants::default();
         let mut links = LinkIndex::default();
+        let mut bad = None;
         while let Some(chunk) = link_rx.recv().await {
             for r in &chunk {
-                let t = tenants.id(r.get(links::L_TENANT).unwrap_or_default());
-                links.push(t, r);
+                let t = tenants.id(r.get(links::R_TENANT).unwrap_or_default());
+                if let Err(e) = links.push_run(t, r) {
+                    bad.get_or_insert(UseError::Other(format!("reading the audit log failed: {e}")));
+                }
             }
         }
         links.seal();
-        (tenants, links)
+        (tenants, links, bad)
     };
     let open_logs = async {
         let mut streams = Vec::with_capacity(n);
@@ -243,8 +250,8 @@ async fn read_and_check(
         }
         Ok::<_, UseError>(streams)
     };
-    let ((tenants, links), streams) = tokio::join!(index, open_logs);
-    if let Some(e) = joined_errors(link_pumps).await.into_iter().next() {
+    let ((tenants, links, bad), streams) = tokio::join!(index, open_logs);
+    if let Some(e) = joined_errors(link_pumps).await.into_iter().next().or(bad) {
         return Err(e);
     }
     let streams = streams?;
