@@ -1,9 +1,10 @@
-//! The links verify reads before the log rows: compact, looked up by row id.
+//! The links verify reads before the log rows: link_run's runs expanded into one compact
+//! record per link, looked up by row id.
 //!
 //! verify used to have the server join every link to its log row; that hash join (spilling
-//! to disk past work_mem) cost the server as much again as reading the log itself. Links are
-//! narrow, so verify reads them first into this index and joins each log row to its links
-//! as the rows stream in.
+//! to disk past work_mem) cost the server as much again as reading the log itself. The runs
+//! are few and narrow, so verify reads them first into this index and joins each log row to
+//! its links as the rows stream in.
 
 use std::collections::HashMap;
 

@@ -117,11 +117,11 @@ pub async fn verify(client: &mut Client, opts: &VerifyOptions) -> Result<Report,
     verify_with(client, &[], opts).await
 }
 
-/// [`verify`], reading the log through `client` and each of `helpers` at once (more
-/// connections to the same database, each a server backend of its own): every connection
-/// copies the log rows whose id falls to it, in one snapshot exported by `client`'s
-/// transaction. The server's side of that copy (jsonb as text, the binary send) is most of
-/// verify's database time and runs on one core per connection.
+/// [`verify`], reading through `client` and each of `helpers` at once (more connections to
+/// the same database, each a server backend of its own): every connection copies the link
+/// runs and then the log rows that fall to it, in one snapshot exported by `client`'s
+/// transaction. The server's side of the log copy (jsonb as text, the binary send) is most
+/// of verify's database time and runs on one core per connection.
 pub async fn verify_with(client: &mut Client, helpers: &[Client], opts: &VerifyOptions) -> Result<Report, UseError> {
     let started = Instant::now();
     crate::scaffold::check_ident(&opts.schema).map_err(|e| UseError::Other(e.to_string()))?;
@@ -154,8 +154,7 @@ pub async fn verify_with(client: &mut Client, helpers: &[Client], opts: &VerifyO
         None => (0, 0),
     };
 
-    // The helpers take this snapshot before anything is read, so they can start their part
-    // of the log while the links load.
+    // The helpers take this snapshot before anything is read.
     let n = helpers.len() + 1;
     let joined = async {
         if n > 1 {
@@ -189,8 +188,8 @@ pub async fn verify_with(client: &mut Client, helpers: &[Client], opts: &VerifyO
     Ok(report)
 }
 
-/// Reads the links, then the log (split over the connections), and walks the chains:
-/// the chains, the unsealed row count and the overdue findings.
+/// Reads the link runs, then the log (each split over the connections), and walks the
+/// chains: the chains, the unsealed row count and the overdue findings.
 async fn read_and_check(
     tx: &tokio_postgres::Transaction<'_>,
     helpers: &[Client],
