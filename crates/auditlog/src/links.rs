@@ -143,7 +143,9 @@ fn array_elements(v: Option<&[u8]>) -> Result<Vec<Option<&[u8]>>, String> {
         return Err(format!("a link run's array has {ndim} dimensions, not 1"));
     }
     let len = int(12)?.max(0) as usize;
-    let mut out = Vec::with_capacity(len);
+    // The header's count is what the table holds, not a bound: an element takes at least its
+    // 4-byte length, so a tampered count cannot make this allocate past the bytes read.
+    let mut out = Vec::with_capacity(len.min(v.len() / 4));
     let mut at = 20;
     for _ in 0..len {
         let n = int(at)?;

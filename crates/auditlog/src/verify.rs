@@ -281,8 +281,8 @@ fn check_all(
     now: i64,
     seal_bound_secs: f64,
 ) -> (Chains, u64, Vec<Finding>) {
-    // Per interned row tenant: (row, link) pairs met, rows at or below the floor, rows
-    // above it and the oldest of those.
+    // Per interned row tenant: rows at or below the floor that no link names, rows above it
+    // and the oldest of those.
     let mut per_tenant: Vec<RowCounts> = Vec::new();
     let mut met = vec![false; links.len()];
     let mut linked: Vec<Linked> = Vec::with_capacity(links.len());
@@ -302,7 +302,7 @@ fn check_all(
             let id = row.i64(ID).unwrap_or(0);
             if id <= floor {
                 // At or below the floor every row must be in a chain.
-                c.unlinked += u64::from(pairs.len() == 0);
+                c.unlinked += u64::from(pairs.is_empty());
             } else {
                 c.unsealed += 1;
                 let at = row.i64(AT).unwrap_or(i64::MAX);
@@ -448,8 +448,8 @@ struct RowChecks {
 }
 
 impl RowChecks {
-    fn len(&self) -> usize {
-        usize::from(self.first.is_some()) + self.more.len()
+    fn is_empty(&self) -> bool {
+        self.first.is_none()
     }
 
 }
