@@ -4,6 +4,11 @@
 //! interleaved in rounds. The log as it was before the perf work (benches/baseline/log_v0.sql with the
 //! SQL sealer) can run in the same rounds (TG_BENCH_V0=1), so before and after are measured side by side.
 //! Ratios are medians over rounds of each round's variant tps / that round's no-audit tps.
+//! Two kinds of workload: "bare", one INSERT or UPDATE a transaction as the superuser on a table
+//! with a primary key only (the cheapest write, so the audit's share is the largest), and
+//! "RLS tx", a tenant table as tenantguard's rules want it (RLS forced with a tenant policy, an
+//! index led by tenant_id) written by an app role as the runtime crate writes (BEGIN; tenant and
+//! actor set with set_config(..., true); the statement with its tenant predicate; COMMIT).
 //! Then verify throughput over everything written.
 //!
 //!     cargo bench -p tenantguard-auditlog --bench audit_overhead
@@ -11,7 +16,8 @@
 //! Needs pgbench (Debian ships it with postgresql-15's client package, next to initdb).
 //! TG_BENCH_SECS sets the whole seconds per phase (default 3), TG_BENCH_ROUNDS the rounds (3),
 //! TG_BENCH_SEAL_MS the sealer's period (200, as docs/runtime.md deploys it); TG_BENCH_V0=1
-//! adds the log as it was before the perf work (always in the smoke run).
+//! adds the log as it was before the perf work (always in the smoke run); TG_BENCH_WORKLOADS
+//! picks `bare`, `rls` or `all` (the default).
 //! Under `cargo test --all-targets` (no `--bench` argument) it runs 200 transactions per
 //! client per phase, one round.
 
@@ -78,8 +84,16 @@ impl Variant {
         matches!(self, Variant::Trigger0 | Variant::Chain0)
     }
 
-    fn table(self, tenants: u32) -> String {
-        format!("public.inv_{}_{tenants}", self.name())
+    fn table(self, w: Workload) -> String {
+        format!("public.{}_{}_{}", if w.rls_tx { "ten" } else { "inv" }, self.name(), w.tenants)
+    }
+
+    /// Every table the variant writes: bare and RLS, 1 and 100 tenants.
+    fn tables(self) -> Vec<String> {
+        [false, true]
+            .into_iter()
+            .flat_map(|rls_tx| [1, 100].map(|tenants| self.table(Workload { update: false, tenants, rls_tx })))
+            .collect()
     }
 
     /// The log schema a chained variant seals.
@@ -126,6 +140,26 @@ fn unsealed_sql(v: Variant, schema: &str) -> String {
     }
 }
 
+/// What the clients run: an insert or an update, over 1 or 100 tenants, bare or as a tenant
+/// transaction on an RLS table (see the header).
+#[derive(Clone, Copy, PartialEq)]
+struct Workload {
+    update: bool,
+    tenants: u32,
+    rls_tx: bool,
+}
+
+impl Workload {
+    fn name(self) -> String {
+        let kind = if self.update { "update" } else { "insert" };
+        match (self.rls_tx, self.tenants) {
+            (false, 1) => format!("{kind} 1 tenant"),
+            (false, n) => format!("{kind} {n} tenants"),
+            (true, n) => format!("RLS tx {kind} {n}"),
+        }
+    }
+}
+
 struct Phase {
     /// Business transactions per second while the clients ran (sealer alongside).
     tps: f64,
@@ -151,20 +185,38 @@ async fn connect(url: &str) -> Client {
 struct Driver {
     pgbench: std::path::PathBuf,
     url: String,
+    /// The app role's URL: RLS applies to it (the superuser bypasses every policy).
+    app_url: String,
     /// The pgbench scripts' directory, removed when the driver is dropped.
     scripts: tempfile::TempDir,
 }
 
 impl Driver {
     /// The workload's script: an insert of a new row, or an update of a preloaded one, for a
-    /// random tenant of `tenants`.
-    fn script(&self, table: &str, tenants: u32, update: bool) -> std::path::PathBuf {
-        let name = format!("{}_{}.sql", table.replace('.', "_"), if update { "update" } else { "insert" });
+    /// random tenant of `tenants`; in an RLS workload inside a transaction that first sets the
+    /// tenant and actor for itself only (set_config(..., true), as the runtime crate does).
+    fn script(&self, table: &str, w: Workload) -> std::path::PathBuf {
+        let name = format!("{}_{}.sql", table.replace('.', "_"), if w.update { "update" } else { "insert" });
         let path = self.scripts.path().join(name);
-        let sql = if update {
-            format!("\\set id random(1, {PRELOAD})\nUPDATE {table} SET amount = amount + 1 WHERE id = :id;\n")
+        let tenants = w.tenants;
+        // A preloaded row g belongs to tenant 't' || (g % tenants).
+        let statement = match (w.update, w.rls_tx) {
+            (true, false) => format!("\\set id random(1, {PRELOAD})\nUPDATE {table} SET amount = amount + 1 WHERE id = :id;\n"),
+            (true, true) => format!(
+                "\\set id random(1, {PRELOAD})\n\\set t :id % {tenants}\n@CONTEXT@\
+                 UPDATE {table} SET amount = amount + 1 WHERE tenant_id = 't' || :t AND id = :id;\n"
+            ),
+            (false, rls) => format!(
+                "\\set t random(0, {})\n{}INSERT INTO {table} (tenant_id, amount, note) VALUES ('t' || :t, 1, 'bench');\n",
+                tenants - 1,
+                if rls { "@CONTEXT@" } else { "" }
+            ),
+        };
+        let sql = if w.rls_tx {
+            let context = "BEGIN;\nSELECT set_config('app.current_tenant', 't' || :t, true), set_config('app.current_actor', 'bench', true);\n";
+            format!("{}END;\n", statement.replace("@CONTEXT@", context))
         } else {
-            format!("\\set t random(0, {})\nINSERT INTO {table} (tenant_id, amount, note) VALUES ('t' || :t, 1, 'bench');\n", tenants - 1)
+            statement
         };
         std::fs::write(&path, sql).expect("write a pgbench script");
         path
@@ -172,7 +224,7 @@ impl Driver {
 
     /// Run the clients: for `secs` seconds (whole seconds, at least 1), or 200 transactions
     /// per client in a smoke run. Returns (transactions, seconds).
-    fn run(&self, script: &std::path::Path, secs: f64, smoke: bool) -> (u64, f64) {
+    fn run(&self, script: &std::path::Path, url: &str, secs: f64, smoke: bool) -> (u64, f64) {
         let mut cmd = std::process::Command::new(&self.pgbench);
         cmd.args(["-n", "-M", "prepared", "-c", "2", "-j", "2"]);
         if smoke {
@@ -180,7 +232,7 @@ impl Driver {
         } else {
             cmd.args(["-T", &format!("{}", secs.round().max(1.0) as u64)]);
         }
-        let out = cmd.arg("-f").arg(script).arg(&self.url).output().expect("run pgbench");
+        let out = cmd.arg("-f").arg(script).arg(url).output().expect("run pgbench");
         let text = String::from_utf8_lossy(&out.stdout);
         assert!(out.status.success(), "pgbench failed: {text}{}", String::from_utf8_lossy(&out.stderr));
         let field = |key: &str| -> f64 {
@@ -197,7 +249,7 @@ impl Driver {
 /// One phase: pgbench's 2 clients for `secs`; for a chained variant the sealer runs
 /// alongside as deployed (`audit-log seal --every-ms`): windows of 5000 ids, and after a
 /// round that left nothing final behind it sleeps `period` (the bounded delay).
-async fn phase(d: &Driver, v: Variant, tenants: u32, update: bool, secs: f64, smoke: bool, period: Duration) -> Phase {
+async fn phase(d: &Driver, v: Variant, w: Workload, secs: f64, smoke: bool, period: Duration) -> Phase {
     let sealing = Arc::new(AtomicBool::new(true));
     // Its own thread and runtime, as a separate sealer process would be.
     let sealer = v.sealed_schema().map(|_| {
@@ -215,8 +267,9 @@ async fn phase(d: &Driver, v: Variant, tenants: u32, update: bool, secs: f64, sm
             })
         })
     });
-    let script = d.script(&v.table(tenants), tenants, update);
-    let (total, ran) = tokio::task::block_in_place(|| d.run(&script, secs, smoke));
+    let script = d.script(&v.table(w), w);
+    let url = if w.rls_tx { &d.app_url } else { &d.url };
+    let (total, ran) = tokio::task::block_in_place(|| d.run(&script, url, secs, smoke));
     let (mut backlog, mut catch_up_secs) = (0, 0.0);
     if let (Some(s), Some(schema)) = (sealer, v.sealed_schema()) {
         sealing.store(false, Ordering::Relaxed);
@@ -243,13 +296,26 @@ fn median(mut xs: Vec<f64>) -> f64 {
 fn setup(cluster: &Cluster) {
     cluster.create_database("bench").unwrap();
     let mut ddl = String::from("CREATE ROLE app_user LOGIN;\n");
-    for tenants in [1u32, 100] {
-        for v in VARIANTS {
-            let t = v.table(tenants);
-            ddl.push_str(&format!(
-                "CREATE TABLE {t} (id bigserial PRIMARY KEY, tenant_id text NOT NULL, amount numeric NOT NULL, note text);\n\
-                 INSERT INTO {t} (tenant_id, amount, note) SELECT 't' || (g % {tenants}), g, 'preload' FROM generate_series(1, {PRELOAD}) g;\n"
-            ));
+    for rls_tx in [false, true] {
+        for tenants in [1u32, 100] {
+            for v in VARIANTS {
+                let t = v.table(Workload { update: false, tenants, rls_tx });
+                ddl.push_str(&format!(
+                    "CREATE TABLE {t} (id bigserial PRIMARY KEY, tenant_id text NOT NULL, amount numeric NOT NULL, note text);\n\
+                     INSERT INTO {t} (tenant_id, amount, note) SELECT 't' || (g % {tenants}), g, 'preload' FROM generate_series(1, {PRELOAD}) g;\n"
+                ));
+                if rls_tx {
+                    // As tenantguard's rules want a tenant table: RLS forced, a policy on the
+                    // tenant context, an index led by tenant_id; the app role writes it.
+                    ddl.push_str(&format!(
+                        "CREATE INDEX ON {t} (tenant_id, id);\n\
+                         ALTER TABLE {t} ENABLE ROW LEVEL SECURITY, FORCE ROW LEVEL SECURITY;\n\
+                         CREATE POLICY tenant_isolation ON {t} USING (tenant_id = current_setting('app.current_tenant', true));\n\
+                         GRANT SELECT, INSERT, UPDATE ON {t} TO app_user;\n\
+                         GRANT USAGE ON SEQUENCE {t}_id_seq TO app_user;\n"
+                    ));
+                }
+            }
         }
     }
     ddl.push_str(
@@ -261,10 +327,10 @@ fn setup(cluster: &Cluster) {
                      CASE WHEN TG_OP <> 'INSERT' THEN to_jsonb(OLD) END, CASE WHEN TG_OP <> 'DELETE' THEN to_jsonb(NEW) END);\n\
              RETURN NULL; END $f$;\n",
     );
-    for tenants in [1u32, 100] {
+    ddl.push_str("GRANT INSERT ON public.jsonb_audit TO app_user;\nGRANT USAGE ON SEQUENCE public.jsonb_audit_id_seq TO app_user;\n");
+    for t in Variant::Reference.tables() {
         ddl.push_str(&format!(
-            "CREATE TRIGGER audit AFTER INSERT OR UPDATE OR DELETE ON {} FOR EACH ROW EXECUTE FUNCTION public.jsonb_audit_capture();\n",
-            Variant::Reference.table(tenants)
+            "CREATE TRIGGER audit AFTER INSERT OR UPDATE OR DELETE ON {t} FOR EACH ROW EXECUTE FUNCTION public.jsonb_audit_capture();\n"
         ));
     }
     cluster.psql("bench", &ddl).unwrap();
@@ -274,7 +340,7 @@ fn setup(cluster: &Cluster) {
             schema: schema.into(),
             owner: format!("{schema}_owner"),
             app_roles: vec!["app_user".into()],
-            tables: [1, 100].iter().map(|n| CapturedTable::parse(&v.table(*n), "tenant_id").unwrap()).collect(),
+            tables: v.tables().iter().map(|t| CapturedTable::parse(t, "tenant_id").unwrap()).collect(),
             capture: if matches!(v, Variant::TriggerC | Variant::ChainC) { Capture::C } else { Capture::Plpgsql },
         };
         let mut sql = render(&cfg);
@@ -305,6 +371,12 @@ async fn main() {
     let rounds: usize = std::env::var("TG_BENCH_ROUNDS").ok().and_then(|s| s.parse().ok()).unwrap_or(default_rounds);
     let period_ms: u64 = std::env::var("TG_BENCH_SEAL_MS").ok().and_then(|s| s.parse().ok()).unwrap_or(200);
     let period = Duration::from_millis(period_ms);
+    let kinds: &[bool] = match std::env::var("TG_BENCH_WORKLOADS").as_deref() {
+        Ok("bare") => &[false],
+        Ok("rls") => &[true],
+        Ok("all") | Err(_) => &[false, true],
+        Ok(other) => panic!("TG_BENCH_WORKLOADS={other}: say bare, rls or all"),
+    };
     let with_v0 = smoke || std::env::var("TG_BENCH_V0").is_ok_and(|v| v == "1");
     let variants: Vec<Variant> = VARIANTS.into_iter().filter(|v| with_v0 || !v.is_v0()).collect();
     // The chained variants, in `variants` order: their lag and catch-up are reported too.
@@ -321,13 +393,15 @@ async fn main() {
     setup(&cluster);
     let url = cluster.url("bench");
     let scripts = tempfile::tempdir().expect("create a directory for the pgbench scripts");
-    let driver = Driver { pgbench: cluster.binaries().tool("pgbench"), url: url.clone(), scripts };
+    let app_url = cluster.role_url("app_user", None, "bench");
+    let driver = Driver { pgbench: cluster.binaries().tool("pgbench"), url: url.clone(), app_url, scripts };
     println!("audit_overhead: pgbench, 2 clients, {secs}s phases, {rounds} rounds interleaved, synchronous_commit off, sealer every {period_ms} ms");
     println!(
         "ratios: median over rounds of variant tps / no-audit tps in the same round;{}",
         if with_v0 { " 0 = the log before the perf work," } else { "" }
     );
     println!("c = the C capture trigger; chain: business tps while the sealer ran alongside; +cu: counting its catch-up after");
+    println!("bare: one statement a transaction as the superuser; RLS tx: BEGIN, set_config tenant and actor (local), the statement, COMMIT, as an app role on a table with forced RLS and a tenant index");
     let mut header = format!("{:<18} {:>8}", "workload", "none tps");
     for v in &variants[1..] {
         header.push_str(&format!(" {:>8}", format!("{} x", v.name())));
@@ -343,12 +417,15 @@ async fn main() {
     // always comes later in the run (measured at stop 15: with the workloads one after the
     // other, the second insert workload's no-audit tps came out 16% higher whichever it was,
     // and every audit ratio in it lower; the audit variants' own tps did not move).
-    let workloads: Vec<(bool, u32)> = vec![(false, 100), (false, 1), (true, 100), (true, 1)];
+    let workloads: Vec<Workload> = kinds
+        .iter()
+        .flat_map(|&rls_tx| [(false, 100), (false, 1), (true, 100), (true, 1)].map(|(update, tenants)| Workload { update, tenants, rls_tx }))
+        .collect();
     let mut none: Vec<Vec<f64>> = vec![vec![]; workloads.len()];
     let mut ratios: Vec<Vec<Vec<f64>>> = vec![vec![vec![]; variants.len() - 1 + chained.len()]; workloads.len()];
     let mut lag: Vec<Vec<(Vec<f64>, Vec<f64>)>> = vec![vec![Default::default(); chained.len()]; workloads.len()];
     for round in 0..rounds {
-        for (w, &(update, tenants)) in workloads.iter().enumerate() {
+        for (w, &workload) in workloads.iter().enumerate() {
             // Each round starts one variant later: a phase runs after a different one
             // each round (the last phase's autovacuum, checkpoint or sealer catch-up
             // lands on a different variant), results kept in `variants` order.
@@ -356,7 +433,7 @@ async fn main() {
             for k in 0..variants.len() {
                 let i = (k + round) % variants.len();
                 let v = variants[i];
-                p[i] = Some((v, phase(&driver, v, tenants, update, secs, smoke, period).await));
+                p[i] = Some((v, phase(&driver, v, workload, secs, smoke, period).await));
             }
             let p: Vec<(Variant, Phase)> = p.into_iter().map(Option::unwrap).collect();
             let base = p[0].1.tps;
@@ -371,9 +448,8 @@ async fn main() {
             }
         }
     }
-    for (w, &(update, tenants)) in workloads.iter().enumerate() {
-        let name = format!("{} {} tenant{}", if update { "update" } else { "insert" }, tenants, if tenants > 1 { "s" } else { "" });
-        let mut line = format!("{:<18} {:>8.0}", name, median(none[w].clone()));
+    for (w, workload) in workloads.iter().enumerate() {
+        let mut line = format!("{:<18} {:>8.0}", workload.name(), median(none[w].clone()));
         for (i, r) in ratios[w].iter().enumerate() {
             let width = if i < variants.len() - 1 { 7 } else { 8 };
             line.push_str(&format!(" {:>width$.2}x", median(r.clone())));
