@@ -283,14 +283,16 @@ async fn phase(d: &Driver, v: Variant, w: Workload, secs: f64, smoke: bool, peri
     Phase { tps: total as f64 / ran, tps_with_catch_up: total as f64 / (ran + catch_up_secs), backlog, catch_up_secs }
 }
 
-fn median(mut xs: Vec<f64>) -> f64 {
+/// The q-quantile, interpolated between the two nearest ranks (q = 0.5: the median).
+fn quantile(mut xs: Vec<f64>, q: f64) -> f64 {
     xs.sort_by(|a, b| a.partial_cmp(b).unwrap());
-    let n = xs.len();
-    if n % 2 == 1 {
-        xs[n / 2]
-    } else {
-        (xs[n / 2 - 1] + xs[n / 2]) / 2.0
-    }
+    let at = (xs.len() - 1) as f64 * q;
+    let (lo, hi) = (at.floor() as usize, at.ceil() as usize);
+    xs[lo] + (xs[hi] - xs[lo]) * (at - lo as f64)
+}
+
+fn median(xs: Vec<f64>) -> f64 {
+    quantile(xs, 0.5)
 }
 
 fn setup(cluster: &Cluster) {
@@ -310,7 +312,7 @@ fn setup(cluster: &Cluster) {
                     ddl.push_str(&format!(
                         "CREATE INDEX ON {t} (tenant_id, id);\n\
                          ALTER TABLE {t} ENABLE ROW LEVEL SECURITY, FORCE ROW LEVEL SECURITY;\n\
-                         CREATE POLICY tenant_isolation ON {t} USING (tenant_id = current_setting('app.current_tenant', true));\n\
+                         CREATE POLICY tenant_isolation ON {t} USING (tenant_id = (SELECT current_setting('app.current_tenant', true)));\n\
                          GRANT SELECT, INSERT, UPDATE ON {t} TO app_user;\n\
                          GRANT USAGE ON SEQUENCE {t}_id_seq TO app_user;\n"
                     ));
@@ -378,7 +380,26 @@ async fn main() {
         Ok(other) => panic!("TG_BENCH_WORKLOADS={other}: say bare, rls or all"),
     };
     let with_v0 = smoke || std::env::var("TG_BENCH_V0").is_ok_and(|v| v == "1");
-    let variants: Vec<Variant> = VARIANTS.into_iter().filter(|v| with_v0 || !v.is_v0()).collect();
+    // TG_BENCH_VARIANTS=ref,trigc,chainc: only those besides no audit, so that a run affords
+    // more rounds of the comparisons that matter (the ratios' spread shrinks with the rounds).
+    let picked: Option<Vec<String>> = std::env::var("TG_BENCH_VARIANTS").ok().map(|list| {
+        let names: Vec<String> = list.split(',').map(|n| n.trim().to_string()).filter(|n| !n.is_empty()).collect();
+        for n in &names {
+            assert!(
+                VARIANTS.iter().any(|v| v.name() == n),
+                "TG_BENCH_VARIANTS: no variant {n:?}; say some of {}",
+                VARIANTS.iter().map(|v| v.name()).collect::<Vec<_>>().join(",")
+            );
+        }
+        names
+    });
+    let variants: Vec<Variant> = VARIANTS
+        .into_iter()
+        .filter(|v| match &picked {
+            Some(names) => *v == Variant::Plain || names.iter().any(|n| n == v.name()),
+            None => with_v0 || !v.is_v0(),
+        })
+        .collect();
     // The chained variants, in `variants` order: their lag and catch-up are reported too.
     let chained: Vec<Variant> = variants.iter().copied().filter(|v| v.sealed_schema().is_some()).collect();
     let library_path =
@@ -459,6 +480,22 @@ async fn main() {
         }
         println!("{line}");
     }
+    // How far the rounds spread: each round's ratio has the noise of two 3 s phases in it
+    // (consecutive runs of one variant differ by up to 15% on the 2-core machine).
+    println!("spread: each variant's per-round ratios, 25th / 50th / 75th percentile");
+    for (w, workload) in workloads.iter().enumerate() {
+        let mut line = format!("{:<18}", workload.name());
+        for (v, r) in variants[1..].iter().zip(&ratios[w]) {
+            line.push_str(&format!(
+                "  {} {:.2}/{:.2}/{:.2}",
+                v.name(),
+                quantile(r.clone(), 0.25),
+                quantile(r.clone(), 0.5),
+                quantile(r.clone(), 0.75)
+            ));
+        }
+        println!("{line}");
+    }
     // Sealer cost per row: each version's sealer alone on the backlog its trigger-only
     // variant left (no clients running), batches of 5000 as in the phases.
     let mut c = connect(&url).await;
@@ -492,7 +529,10 @@ async fn main() {
         );
     }
     // (The v0 log keeps its links in its rows, a layout the verifier no longer reads.)
-    for schema in ["audit_cc", "audit_c", "audit_tc", "audit_t"] {
+    for (schema, v) in [("audit_cc", Variant::ChainC), ("audit_c", Variant::Chain), ("audit_tc", Variant::TriggerC), ("audit_t", Variant::Trigger)] {
+        if !variants.contains(&v) {
+            continue;
+        }
         // Two connections, as `audit-log verify` reads by default (--connections 2).
         let helper = [connect(&url).await];
         let r = verify_with(&mut c, &helper, &VerifyOptions { schema: schema.into(), ..VerifyOptions::default() }).await.unwrap();
