@@ -17,7 +17,8 @@
 //! TG_BENCH_SECS sets the whole seconds per phase (default 3), TG_BENCH_ROUNDS the rounds (3),
 //! TG_BENCH_SEAL_MS the sealer's period (200, as docs/runtime.md deploys it); TG_BENCH_V0=1
 //! adds the log as it was before the perf work (always in the smoke run); TG_BENCH_WORKLOADS
-//! picks `bare`, `rls` or `all` (the default).
+//! picks `bare`, `rls` or `all` (the default); TG_BENCH_VARIANTS=ref,trigc,chainc runs only
+//! the variants named (and no audit), so that the same time buys more rounds.
 //! Under `cargo test --all-targets` (no `--bench` argument) it runs 200 transactions per
 //! client per phase, one round.
 
@@ -373,6 +374,7 @@ async fn main() {
     let rounds: usize = std::env::var("TG_BENCH_ROUNDS").ok().and_then(|s| s.parse().ok()).unwrap_or(default_rounds);
     let period_ms: u64 = std::env::var("TG_BENCH_SEAL_MS").ok().and_then(|s| s.parse().ok()).unwrap_or(200);
     let period = Duration::from_millis(period_ms);
+    assert!(rounds >= 1, "TG_BENCH_ROUNDS={rounds}: at least one round, please");
     let kinds: &[bool] = match std::env::var("TG_BENCH_WORKLOADS").as_deref() {
         Ok("bare") => &[false],
         Ok("rls") => &[true],
