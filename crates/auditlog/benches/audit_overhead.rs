@@ -85,15 +85,16 @@ impl Variant {
         matches!(self, Variant::Trigger0 | Variant::Chain0)
     }
 
-    fn table(self, w: Workload) -> String {
-        format!("public.{}_{}_{}", if w.rls_tx { "ten" } else { "inv" }, self.name(), w.tenants)
+    /// The variant's table for bare (`inv_`) or RLS (`ten_`) writes over `tenants` tenants.
+    fn table(self, rls_tx: bool, tenants: u32) -> String {
+        format!("public.{}_{}_{tenants}", if rls_tx { "ten" } else { "inv" }, self.name())
     }
 
     /// Every table the variant writes: bare and RLS, 1 and 100 tenants.
     fn tables(self) -> Vec<String> {
         [false, true]
             .into_iter()
-            .flat_map(|rls_tx| [1, 100].map(|tenants| self.table(Workload { update: false, tenants, rls_tx })))
+            .flat_map(|rls_tx| [1, 100].map(|tenants| self.table(rls_tx, tenants)))
             .collect()
     }
 
@@ -200,24 +201,22 @@ impl Driver {
         let name = format!("{}_{}.sql", table.replace('.', "_"), if w.update { "update" } else { "insert" });
         let path = self.scripts.path().join(name);
         let tenants = w.tenants;
+        let (begin, end) = if w.rls_tx {
+            ("BEGIN;\nSELECT set_config('app.current_tenant', 't' || :t, true), set_config('app.current_actor', 'bench', true);\n", "END;\n")
+        } else {
+            ("", "")
+        };
         // A preloaded row g belongs to tenant 't' || (g % tenants).
-        let statement = match (w.update, w.rls_tx) {
+        let sql = match (w.update, w.rls_tx) {
             (true, false) => format!("\\set id random(1, {PRELOAD})\nUPDATE {table} SET amount = amount + 1 WHERE id = :id;\n"),
             (true, true) => format!(
-                "\\set id random(1, {PRELOAD})\n\\set t :id % {tenants}\n@CONTEXT@\
-                 UPDATE {table} SET amount = amount + 1 WHERE tenant_id = 't' || :t AND id = :id;\n"
+                "\\set id random(1, {PRELOAD})\n\\set t :id % {tenants}\n{begin}\
+                 UPDATE {table} SET amount = amount + 1 WHERE tenant_id = 't' || :t AND id = :id;\n{end}"
             ),
-            (false, rls) => format!(
-                "\\set t random(0, {})\n{}INSERT INTO {table} (tenant_id, amount, note) VALUES ('t' || :t, 1, 'bench');\n",
-                tenants - 1,
-                if rls { "@CONTEXT@" } else { "" }
+            (false, _) => format!(
+                "\\set t random(0, {})\n{begin}INSERT INTO {table} (tenant_id, amount, note) VALUES ('t' || :t, 1, 'bench');\n{end}",
+                tenants - 1
             ),
-        };
-        let sql = if w.rls_tx {
-            let context = "BEGIN;\nSELECT set_config('app.current_tenant', 't' || :t, true), set_config('app.current_actor', 'bench', true);\n";
-            format!("{}END;\n", statement.replace("@CONTEXT@", context))
-        } else {
-            statement
         };
         std::fs::write(&path, sql).expect("write a pgbench script");
         path
@@ -268,7 +267,7 @@ async fn phase(d: &Driver, v: Variant, w: Workload, secs: f64, smoke: bool, peri
             })
         })
     });
-    let script = d.script(&v.table(w), w);
+    let script = d.script(&v.table(w.rls_tx, w.tenants), w);
     let url = if w.rls_tx { &d.app_url } else { &d.url };
     let (total, ran) = tokio::task::block_in_place(|| d.run(&script, url, secs, smoke));
     let (mut backlog, mut catch_up_secs) = (0, 0.0);
@@ -302,7 +301,7 @@ fn setup(cluster: &Cluster) {
     for rls_tx in [false, true] {
         for tenants in [1u32, 100] {
             for v in VARIANTS {
-                let t = v.table(Workload { update: false, tenants, rls_tx });
+                let t = v.table(rls_tx, tenants);
                 ddl.push_str(&format!(
                     "CREATE TABLE {t} (id bigserial PRIMARY KEY, tenant_id text NOT NULL, amount numeric NOT NULL, note text);\n\
                      INSERT INTO {t} (tenant_id, amount, note) SELECT 't' || (g % {tenants}), g, 'preload' FROM generate_series(1, {PRELOAD}) g;\n"

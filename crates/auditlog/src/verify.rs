@@ -451,7 +451,6 @@ impl RowChecks {
     fn is_empty(&self) -> bool {
         self.first.is_none()
     }
-
 }
 
 impl IntoIterator for RowChecks {
